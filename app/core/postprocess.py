@@ -1,0 +1,63 @@
+"""From the model's 1024×1024 output to a full-resolution RGBA cutout.
+
+Imports: NumPy, Pillow, `app.core` only.
+
+    >>> mask = normalise_mask(raw_output)              # (S, S) float32 in [0, 1]
+    >>> alpha = upscale_mask(mask, image.size)         # (H, W) uint8
+    >>> rgba = compose_rgba(image, alpha)              # RGBA Pillow image
+    >>> png = encode_png(rgba)
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+# zlib level for PNG downloads: level 1 is ~6x faster than Pillow's default (6)
+# on a 12 MP cutout for files ~10-20 % larger. Measured in bench/encode.py.
+PNG_COMPRESS_LEVEL = 1
+
+
+def normalise_mask(raw: np.ndarray) -> np.ndarray:
+    """Min-max normalise the model output to [0, 1]; returns (S, S) float32.
+
+    A constant output (nothing found) becomes all zeros rather than a division by zero.
+    """
+    mask = np.asarray(raw, dtype=np.float32)
+    mask = mask.reshape(mask.shape[-2:])
+    low, high = float(mask.min()), float(mask.max())
+    if not np.isfinite(low) or not np.isfinite(high):
+        raise ValueError("the model returned non-finite values")
+    if high - low < 1e-6:
+        return np.zeros_like(mask)
+    return (mask - np.float32(low)) / np.float32(high - low)
+
+
+def upscale_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear upscale of a [0, 1] float mask to `size` (width, height); uint8 alpha."""
+    resized = Image.fromarray(np.asarray(mask, dtype=np.float32), mode="F").resize(
+        size, Image.Resampling.BILINEAR
+    )
+    return to_alpha8(np.asarray(resized))
+
+
+def to_alpha8(alpha: np.ndarray) -> np.ndarray:
+    """[0, 1] float alpha to uint8, rounded, clipped."""
+    return np.clip(alpha * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def compose_rgba(image: Image.Image, alpha: np.ndarray) -> Image.Image:
+    """The RGB photo with `alpha` (H, W) uint8 as its alpha channel."""
+    if alpha.shape != (image.height, image.width):
+        raise ValueError(f"alpha {alpha.shape} does not match image {image.size}")
+    rgba = image.convert("RGBA")
+    rgba.putalpha(Image.fromarray(alpha, mode="L"))
+    return rgba
+
+
+def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """PNG bytes of an image."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()

@@ -1,0 +1,69 @@
+"""Model specifications, read from `models/manifest.json` (the single source of
+file names, hashes, sizes and normalisation for every model we ship).
+
+Imports: standard library only (build tooling may read it too).
+
+    >>> from app.core.spec import load_specs, DEFAULT_MODEL
+    >>> load_specs()[DEFAULT_MODEL].input_size
+    1024
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
+
+# Chosen by measurement: see README.md, "Which model runs by default".
+DEFAULT_MODEL = "isnet-fp16"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the pipeline needs to know about one model file."""
+
+    name: str
+    file: str
+    sha256: str
+    bytes: int
+    label: str
+    input_name: str
+    output_name: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __post_init__(self):
+        if self.input_size <= 0:
+            raise ValueError(f"{self.name}: input_size must be positive")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError(f"{self.name}: mean/std must be three numbers, std > 0")
+
+
+def load_specs(path: Path | str = MANIFEST_PATH) -> dict[str, ModelSpec]:
+    """All model specs in the manifest, by name."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {
+        name: ModelSpec(
+            name=name,
+            file=entry["file"],
+            sha256=entry["sha256"],
+            bytes=int(entry["bytes"]),
+            label=entry["label"],
+            input_name=entry["input_name"],
+            output_name=entry["output_name"],
+            input_size=int(entry["input_size"]),
+            mean=tuple(float(v) for v in entry["mean"]),
+            std=tuple(float(v) for v in entry["std"]),
+        )
+        for name, entry in raw.items()
+    }
+
+
+def get_spec(name: str = DEFAULT_MODEL, path: Path | str = MANIFEST_PATH) -> ModelSpec:
+    """One model's spec; a clear error naming the known models otherwise."""
+    specs = load_specs(path)
+    if name not in specs:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(specs))}")
+    return specs[name]
