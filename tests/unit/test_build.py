@@ -1,0 +1,330 @@
+"""Unit tests for build.py: verification, fallbacks, caching, the app zip, the dev server.
+
+Synthetic data in tmp_path only: no network, no npm, no pip.
+"""
+
+import hashlib
+import importlib.util
+import json
+import re
+import socket
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_build():
+    # Loaded by path under its own name: a PyPI package called `build` may be installed.
+    spec = importlib.util.spec_from_file_location("cutout_build", ROOT / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# Models from chunks
+# --------------------------------------------------------------------------------------
+def make_chunks(tmp_path, payload: bytes, chunk_size: int):
+    """A fake data-package dist/ folder: sha256-named chunk files plus resources.json."""
+    chunk_dir = tmp_path / "chunks"
+    chunk_dir.mkdir()
+    chunks = []
+    for start in range(0, len(payload), chunk_size):
+        part = payload[start:start + chunk_size]
+        (chunk_dir / sha(part)).write_bytes(part)
+        chunks.append({"hash": sha(part), "offsets": [start, start + len(part)]})
+    resources = {"/models/tiny": {"chunks": chunks, "size": len(payload), "mime": "application/octet-stream"}}
+    (chunk_dir / "resources.json").write_text(json.dumps(resources))
+    model = {
+        "file": "tiny.onnx",
+        "sha256": sha(payload),
+        "bytes": len(payload),
+        "source": {"npm": "@imgly/background-removal-data", "version": build.MODEL_DATA_VERSION,
+                   "resource": "/models/tiny"},
+    }
+    return chunk_dir, resources, model
+
+
+PAYLOAD = bytes(range(256)) * 40  # 10240 bytes -> 3 chunks of 4096
+
+
+def test_assemble_model_accepts_good_chunks(tmp_path):
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    out = build.assemble_model(model, resources, chunk_dir, tmp_path / "out" / "tiny.onnx")
+    assert out.read_bytes() == PAYLOAD
+    assert len(resources["/models/tiny"]["chunks"]) == 3
+
+
+def test_assemble_model_refuses_a_corrupted_chunk(tmp_path):
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    bad = chunk_dir / resources["/models/tiny"]["chunks"][1]["hash"]
+    data = bytearray(bad.read_bytes())
+    data[7] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out" / "tiny.onnx"
+    with pytest.raises(build.BuildError) as info:
+        build.assemble_model(model, resources, chunk_dir, out)
+    message = str(info.value)
+    assert "tiny.onnx" in message and bad.name in message and sha(bytes(data)) in message
+    assert not out.exists()
+
+
+def test_assemble_model_refuses_a_wrong_whole_file_hash(tmp_path):
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    model["sha256"] = "0" * 64
+    out = tmp_path / "out" / "tiny.onnx"
+    with pytest.raises(build.BuildError) as info:
+        build.assemble_model(model, resources, chunk_dir, out)
+    message = str(info.value)
+    assert "tiny.onnx" in message and "0" * 64 in message and sha(PAYLOAD) in message
+    assert not out.exists()
+
+
+def test_obtain_models_reuses_a_verified_model_and_replaces_a_bad_one(tmp_path):
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    cache = tmp_path / "cache"
+    [path] = build.obtain_models({"tiny": model}, chunk_dir, cache)
+    first = path.stat().st_mtime_ns
+    for chunk in chunk_dir.glob("[0-9a-f]" * 8 + "*"):
+        chunk.unlink()  # a rebuild from chunks would now fail
+    [again] = build.obtain_models({"tiny": model}, chunk_dir, cache)
+    assert again.stat().st_mtime_ns == first and again.read_bytes() == PAYLOAD
+    path.write_bytes(b"x" * len(PAYLOAD))  # same size, wrong content: must not be trusted
+    with pytest.raises(build.BuildError, match="missing"):
+        build.obtain_models({"tiny": model}, chunk_dir, cache)
+
+
+# --------------------------------------------------------------------------------------
+# Wheels: sources in order, every candidate verified
+# --------------------------------------------------------------------------------------
+class FakeSource:
+    def __init__(self, name, data=None, error=None):
+        self.name, self.data, self.error, self.calls = name, data, error, []
+
+    def fetch(self, filename):
+        self.calls.append(filename)
+        if self.error:
+            raise build.SourceError(self.error)
+        return self.data
+
+
+WHEEL = b"PK not really a wheel" * 100
+
+
+def test_wheel_falls_back_to_the_next_source_on_a_bad_hash(tmp_path):
+    corrupt = FakeSource("corrupt mirror", WHEEL[:-1] + b"!")
+    good = FakeSource("good mirror", WHEEL)
+    path = build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [corrupt, good])
+    assert path == tmp_path / "cache" / "w.whl" and path.read_bytes() == WHEEL
+    assert corrupt.calls == ["w.whl"] and good.calls == ["w.whl"]
+
+
+def test_wheel_error_lists_every_source_and_the_expected_hash(tmp_path):
+    sources = [FakeSource("offline cdn", error="no answer within 10 s"), FakeSource("bad pypi", b"junk")]
+    with pytest.raises(build.BuildError) as info:
+        build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", sources)
+    message = str(info.value)
+    for part in ("w.whl", sha(WHEEL), "offline cdn", "no answer", "bad pypi", sha(b"junk"), "cache"):
+        assert part in message
+    assert not (tmp_path / "cache" / "w.whl").exists()
+
+
+def test_cached_verified_wheel_is_reused_without_calling_a_source(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "w.whl").write_bytes(WHEEL)
+    source = FakeSource("must not be used", error="called")
+    path = build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [source])
+    assert path.read_bytes() == WHEEL and source.calls == []
+
+
+def test_corrupted_cache_entry_is_replaced(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "w.whl").write_bytes(b"truncated")
+    path = build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [FakeSource("good", WHEEL)])
+    assert path.read_bytes() == WHEEL
+
+
+def test_url_source_fetches_and_gives_up_fast_on_a_silent_server(tmp_path):
+    (tmp_path / "w.whl").write_bytes(WHEEL)
+    with build.serving(tmp_path) as url:
+        assert build.UrlSource(url, timeout=5).fetch("w.whl") == WHEEL
+        with pytest.raises(build.SourceError, match="404"):
+            build.UrlSource(url, timeout=5).fetch("missing.whl")
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        with pytest.raises(build.SourceError, match="no answer within 0.5 s"):
+            build.UrlSource(f"http://127.0.0.1:{silent.getsockname()[1]}/", timeout=0.5).fetch("w.whl")
+        assert time.monotonic() - started < 3
+
+
+def test_pyodide_wheel_specs_read_the_lock_and_check_versions(tmp_path):
+    lock = tmp_path / "pyodide-lock.json"
+    packages = {
+        "numpy": {"version": "2.0.2", "file_name": "numpy.whl", "sha256": "a" * 64},
+        "pillow": {"version": "10.2.0", "file_name": "pillow.whl", "sha256": "b" * 64},
+    }
+    lock.write_text(json.dumps({"packages": packages}))
+    assert build.pyodide_wheel_specs(lock) == [("numpy.whl", "a" * 64), ("pillow.whl", "b" * 64)]
+    packages["numpy"]["version"] = "2.1.0"
+    lock.write_text(json.dumps({"packages": packages}))
+    with pytest.raises(build.BuildError, match="numpy"):
+        build.pyodide_wheel_specs(lock)
+
+
+def test_pip_source_reads_the_member_from_a_downloaded_wheel(tmp_path):
+    carrier = tmp_path / "carrier-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(carrier, "w") as z:
+        z.writestr("carrier/assets/pyodide/w.whl", WHEEL)
+    source = build.PipWheelSource("carrier==1.0", "carrier/assets/pyodide/{file}")
+    source._wheel = carrier  # as if pip had downloaded it
+    assert source.fetch("w.whl") == WHEEL
+    with pytest.raises(build.SourceError, match="no member"):
+        source.fetch("other.whl")
+
+
+# --------------------------------------------------------------------------------------
+# app.zip
+# --------------------------------------------------------------------------------------
+def make_project(root: Path):
+    (root / "app" / "core" / "__pycache__").mkdir(parents=True)
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "worker.py").write_text("print('w')\n")
+    (root / "app" / "core" / "spec.py").write_text("X = 1\n")
+    (root / "app" / "core" / "__pycache__" / "spec.cpython-311.pyc").write_bytes(b"\0")
+    (root / "app" / "notes.txt").write_text("not python")
+    (root / "models").mkdir()
+    (root / "models" / "manifest.json").write_text("{}\n")
+
+
+def test_app_zip_is_deterministic_and_has_the_expected_paths(tmp_path):
+    make_project(tmp_path / "p")
+    build.build_app(tmp_path / "p", tmp_path / "site1")
+    build.build_app(tmp_path / "p", tmp_path / "site2")
+    first = (tmp_path / "site1" / "app.zip").read_bytes()
+    assert first == (tmp_path / "site2" / "app.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "site1" / "app.zip") as z:
+        assert z.namelist() == [
+            "app/__init__.py", "app/core/spec.py", "app/worker.py", "models/manifest.json",
+        ]
+        assert z.read("app/worker.py") == b"print('w')\n"
+        assert {info.date_time for info in z.infolist()} == {build.ZIP_DATE}
+    assert (tmp_path / "site1" / "app" / "core" / "spec.py").read_text() == "X = 1\n"
+    assert (tmp_path / "site1" / "models" / "manifest.json").exists()
+    assert not (tmp_path / "site1" / "app" / "notes.txt").exists()
+
+
+def test_copy_pages_takes_index_tomls_and_static_but_not_pyproject(tmp_path):
+    root = tmp_path / "p"
+    (root / "static" / "icons").mkdir(parents=True)
+    (root / "index.html").write_text("<html></html>")
+    (root / "pyscript.toml").write_text("name = 'x'")
+    (root / "pyproject.toml").write_text("[project]")
+    (root / "static" / "icons" / "i.svg").write_text("<svg/>")
+    build.copy_pages(root, tmp_path / "site")
+    names = sorted(p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("*") if p.is_file())
+    assert names == ["index.html", "pyscript.toml", "static/icons/i.svg"]
+
+
+def test_build_info_lists_every_file_with_size_and_hash(tmp_path):
+    site = tmp_path / "site"
+    (site / "a").mkdir(parents=True)
+    (site / "a" / "x.bin").write_bytes(b"12345")
+    (site / "b.txt").write_bytes(b"hi")
+    build.write_build_info(site, {"m": {"file": "m.onnx", "sha256": "c" * 64, "bytes": 3}})
+    info = json.loads((site / "build-info.json").read_text())
+    assert info["files"] == [
+        {"path": "a/x.bin", "bytes": 5, "sha256": sha(b"12345")},
+        {"path": "b.txt", "bytes": 2, "sha256": sha(b"hi")},
+    ]
+    assert info["models"][0]["sha256"] == "c" * 64
+    assert info["versions"]["npm"]["pyodide"] == build.PYODIDE_VERSION
+
+
+# --------------------------------------------------------------------------------------
+# Versions agree everywhere
+# --------------------------------------------------------------------------------------
+def test_package_json_version_mismatch_is_refused(tmp_path):
+    package_json = tmp_path / "package.json"
+    deps = dict(build.NPM_PACKAGES)
+    package_json.write_text(json.dumps({"dependencies": deps}))
+    build.check_package_json(package_json)
+    deps["onnxruntime-web"] = "1.29.0"
+    package_json.write_text(json.dumps({"dependencies": deps}))
+    with pytest.raises(build.BuildError) as info:
+        build.check_package_json(package_json)
+    assert "onnxruntime-web" in str(info.value) and "1.29.0" in str(info.value)
+    assert build.ORT_WEB_VERSION in str(info.value)
+
+
+def test_committed_package_json_matches_build_py():
+    build.check_package_json(ROOT / "package.json")
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    for name, version in build.NPM_PACKAGES.items():
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+
+
+def test_requirements_dev_pins_the_browser_versions():
+    pins = dict(
+        re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
+        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["numpy"] == build.PYODIDE_WHEELS["numpy"]
+    assert pins["pillow"] == build.PYODIDE_WHEELS["pillow"]
+    assert pins["onnxruntime"] == build.ORT_WEB_VERSION
+
+
+# --------------------------------------------------------------------------------------
+# The dev server
+# --------------------------------------------------------------------------------------
+def fetch_headers(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.headers, response.read()
+
+
+def test_server_sends_isolation_headers_and_mime_types(tmp_path):
+    (tmp_path / "m.wasm").write_bytes(b"\0asm\1\0\0\0")
+    (tmp_path / "x.mjs").write_text("export {};")
+    (tmp_path / "c.toml").write_text("a = 1")
+    (tmp_path / "n.onnx").write_bytes(b"onnx")
+    with build.serving(tmp_path) as url:
+        base = url.replace("localhost", "127.0.0.1")
+        status, headers, body = fetch_headers(base + "m.wasm")
+        assert status == 200 and body == b"\0asm\1\0\0\0"
+        assert headers["Content-Type"] == "application/wasm"
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+        assert headers["Cache-Control"] == "no-cache"
+        assert fetch_headers(base + "x.mjs")[1]["Content-Type"] == "text/javascript"
+        assert fetch_headers(base + "c.toml")[1]["Content-Type"].startswith("text/plain")
+        assert fetch_headers(base + "n.onnx")[1]["Content-Type"] == "application/octet-stream"
+
+
+def test_start_server_picks_a_free_port_and_stops(tmp_path):
+    (tmp_path / "a.txt").write_text("a")
+    first = build.start_server(tmp_path)
+    second = build.start_server(tmp_path)
+    try:
+        assert first.server_address[1] != second.server_address[1]
+        assert first.url.endswith(f":{first.server_address[1]}/")
+    finally:
+        for server in (first, second):
+            server.shutdown()
+            server.server_close()
