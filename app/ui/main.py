@@ -1,0 +1,238 @@
+"""The page's main-thread UI (MicroPython): drop / paste / pick a photo, show
+progress, draw the cutout over a checkerboard, offer the PNG download.
+
+All heavy work is asked of the Pyodide worker named "cutout" (`app/worker.py`).
+Each photo gets a request number; a newer photo supersedes an older one, and a
+result that arrives for a superseded request is dropped. Controls and the busy
+state are restored in `finally`, so an error never leaves the page stuck.
+Imports: `pyscript`, `app.ui.text`.
+"""
+import asyncio
+import json
+
+from pyscript import document, window, workers
+from pyscript.ffi import create_proxy, to_js
+
+from app.ui import text
+
+DEFAULT_MODEL = "isnet-fp16"
+POLL_SECONDS = 0.2
+
+
+def element(id_):
+    return document.getElementById(id_)
+
+
+class Page:
+    def __init__(self):
+        self.drop_zone = element("drop-zone")
+        self.file_input = element("file-input")
+        self.status = element("status")
+        self.meter = element("meter")
+        self.result = element("result")
+        self.canvas = element("cutout")
+        self.download = element("download")
+        self.details = element("details")
+        self.engine = element("engine")
+        self.model_select = element("model")
+        self.worker = None
+        self.request = 0
+        self.busy = False
+        self.loading_model = False
+        self.download_url = None
+        self.boot_stage = "Starting the engine"
+        self._proxies = []
+
+    # -- wiring --------------------------------------------------------------
+    def listen(self, target, event, handler):
+        proxy = create_proxy(handler)
+        self._proxies.append(proxy)
+        target.addEventListener(event, proxy)
+
+    def wire(self):
+        self.listen(self.file_input, "change", self.on_pick)
+        self.listen(self.drop_zone, "dragover", self.on_drag_over)
+        self.listen(self.drop_zone, "dragleave", self.on_drag_leave)
+        self.listen(self.drop_zone, "drop", self.on_drop)
+        self.listen(document, "paste", self.on_paste)
+        self.listen(window, "py:progress", self.on_boot_progress)
+        self.listen(self.model_select, "change", self.on_model_change)
+        self.drop_zone.classList.remove("booting")
+
+    def on_pick(self, event):
+        self.take_files(self.file_input.files)
+
+    def on_drag_over(self, event):
+        event.preventDefault()
+        self.drop_zone.classList.add("dragging")
+
+    def on_drag_leave(self, event):
+        self.drop_zone.classList.remove("dragging")
+
+    def on_drop(self, event):
+        event.preventDefault()
+        self.drop_zone.classList.remove("dragging")
+        self.take_files(event.dataTransfer.files)
+
+    def on_paste(self, event):
+        files = event.clipboardData.files if event.clipboardData else None
+        if files and files.length:
+            event.preventDefault()
+            self.take_files(files)
+
+    def on_boot_progress(self, event):
+        if self.worker is None and event.detail:
+            self.boot_stage = str(event.detail)
+
+    def on_model_change(self, event):
+        asyncio.create_task(self.prepare_model())
+
+    def take_files(self, files):
+        if not files or not files.length:
+            return
+        note = ""
+        if files.length > 1:
+            note = "Took the first of {} files (one photo at a time for now).".format(files.length)
+        asyncio.create_task(self.process(files.item(0), note))
+
+    # -- work ----------------------------------------------------------------
+    def model(self):
+        return self.model_select.value or DEFAULT_MODEL
+
+    async def boot(self):
+        """Wait for the worker, then fetch the model at once."""
+        asyncio.create_task(self.poll())
+        try:
+            self.worker = await workers["cutout"]
+        except Exception as exc:
+            self.say("The engine could not start: {}. Reload the page to try again.".format(exc), error=True)
+            return
+        await self.prepare_model()
+
+    async def prepare_model(self):
+        self.loading_model = True
+        try:
+            info = await self.worker.prepare(self.model())
+        finally:
+            self.loading_model = False
+        if not info.ok:
+            self.say("The model could not be loaded: {}".format(info.error), error=True)
+            return
+        self.engine.textContent = text.describe_backend(
+            {"label": info.label, "threads": info.threads, "isolated": info.isolated}
+        )
+        if not self.busy:
+            self.say("Ready. Drop a photo, paste one, or choose a file.")
+
+    async def process(self, file, note=""):
+        self.request += 1
+        request = self.request
+        self.start_busy(file.name)
+        try:
+            if file.type and not file.type.startswith("image/"):
+                self.say("{} is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(file.name, file.type), error=True)
+                return
+            data = await file.arrayBuffer()
+            while self.worker is None:
+                await asyncio.sleep(POLL_SECONDS)
+            result = await self.worker.cutout(request, data, self.model())
+            if request != self.request:
+                return
+            if not result.ok:
+                if result.kind != "cancelled":
+                    self.say("{}: {}".format(file.name, result.error), error=True)
+                return
+            self.draw(result)
+            self.details.textContent = "{} · {}×{} · {}".format(
+                file.name, result.width, result.height, text.describe_timings(_timings(result.timings))
+            )
+            self.say("Preparing the PNG…")
+            encoded = await self.worker.encode_png(request)
+            if request != self.request:
+                return
+            if not encoded.ok:
+                if encoded.kind != "cancelled":
+                    self.say("The PNG could not be made: {}".format(encoded.error), error=True)
+                return
+            self.offer_download(encoded.png, text.cutout_filename(file.name))
+            self.say(" ".join(part for part in ("Done.", note) if part))
+        except Exception as exc:
+            if request == self.request:
+                self.say("Something went wrong: {}".format(exc), error=True)
+        finally:
+            if request == self.request:
+                self.end_busy()
+
+    async def poll(self):
+        """Mirror the worker's progress into the live region while work is going on."""
+        last = ""
+        while True:
+            line = ""
+            if self.worker is None:
+                line = self.boot_stage + "…"
+            elif self.busy or self.loading_model:
+                status = json.loads(await self.worker.status())
+                line = text.describe_progress(status)
+                self.show_meter(status)
+            if line and line != last:
+                self.say(line)
+            last = line
+            await asyncio.sleep(POLL_SECONDS)
+
+    # -- view ----------------------------------------------------------------
+    def say(self, message, error=False):
+        self.status.textContent = message
+        self.status.classList.toggle("error", error)
+
+    def show_meter(self, status):
+        total = status.get("total") or 0
+        if status.get("stage") == "fetch:model" and total:
+            self.meter.max = total
+            self.meter.value = status.get("received") or 0
+            self.meter.hidden = False
+        else:
+            self.meter.hidden = True
+
+    def start_busy(self, name):
+        self.busy = True
+        self.result.setAttribute("aria-busy", "true")
+        self.result.classList.add("working")
+        self.revoke_download()
+        self.details.textContent = name
+        self.say("Working on {}…".format(name))
+
+    def end_busy(self):
+        self.busy = False
+        self.result.setAttribute("aria-busy", "false")
+        self.result.classList.remove("working")
+
+    def draw(self, result):
+        self.canvas.width = result.width
+        self.canvas.height = result.height
+        pixels = window.ImageData.new(result.rgba, result.width, result.height)
+        self.canvas.getContext("2d").putImageData(pixels, 0, 0)
+        self.canvas.setAttribute("aria-label", "Cutout preview")
+        self.result.classList.add("has-image")
+
+    def offer_download(self, png, filename):
+        blob = window.Blob.new(to_js([png]), to_js({"type": "image/png"}))
+        self.download_url = window.URL.createObjectURL(blob)
+        self.download.href = self.download_url
+        self.download.setAttribute("download", filename)
+        self.download.hidden = False
+
+    def revoke_download(self):
+        self.download.hidden = True
+        self.download.removeAttribute("href")
+        if self.download_url:
+            window.URL.revokeObjectURL(self.download_url)
+            self.download_url = None
+
+
+def _timings(js_timings):
+    return {key: float(getattr(js_timings, key)) for key in window.Object.keys(js_timings)}
+
+
+page = Page()
+page.wire()
+asyncio.create_task(page.boot())

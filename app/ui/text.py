@@ -1,0 +1,72 @@
+"""Words and numbers the page shows: file names, sizes, stages, timings.
+
+Pure functions; MicroPython- and CPython-compatible (tested under CPython).
+Imports: nothing.
+"""
+
+STAGE_LABELS = {
+    "boot": "Starting the engine",
+    "fetch:model": "Downloading the model",
+    "decode": "Reading the photo",
+    "preprocess": "Preparing the photo for the model",
+    "inference": "Finding the subject",
+    "postprocess": "Refining the edges at full resolution",
+    "encode": "Making the PNG",
+}
+
+
+def cutout_filename(name):
+    """`holiday.photo.JPG` -> `holiday.photo-cutout.png`; no stem -> `image-cutout.png`."""
+    base = name.replace("\\", "/").split("/")[-1]
+    dot = base.rfind(".")
+    stem = base[:dot] if dot > 0 else base
+    stem = stem.strip() or "image"
+    return stem + "-cutout.png"
+
+
+def format_bytes(count):
+    """Bytes as people read them: `512 B`, `44.3 MB`."""
+    if count < 1000:
+        return "{} B".format(int(count))
+    for unit in ("kB", "MB", "GB"):
+        count /= 1000
+        if count < 1000 or unit == "GB":
+            return "{:.1f} {}".format(count, unit)
+
+
+def stage_label(stage):
+    return STAGE_LABELS.get(stage, stage)
+
+
+def describe_progress(status):
+    """One line for the live region from a worker status dict, or '' when idle."""
+    stage = status.get("stage") or ""
+    if stage == "fetch:model":
+        received, total = status.get("received", 0), status.get("total", 0)
+        if total:
+            return "Downloading the model: {} of {} ({}%)".format(
+                format_bytes(received), format_bytes(total), int(100 * received / total)
+            )
+        return "Downloading the model"
+    if not stage:
+        return ""
+    return stage_label(stage) + "…"
+
+
+def describe_timings(timings):
+    """`Done in 4.9 s: inference 3.8 s, post-process 0.4 s, ...` (seconds, rounded)."""
+    names = (("decode", "decode"), ("preprocess", "pre-process"), ("inference", "inference"),
+             ("postprocess", "post-process"), ("encode", "PNG"))
+    parts = ["{} {:.1f} s".format(label, timings[key]) for key, label in names if key in timings]
+    total = timings.get("total")
+    head = "Done in {:.1f} s".format(total) if total is not None else "Done"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+def describe_backend(info):
+    """`ISNet, 16-bit (88 MB) · WebAssembly, 2 threads`, plus why threads are off."""
+    threads = int(info.get("threads") or 1)
+    line = "{} · WebAssembly, {} thread{}".format(info.get("label", ""), threads, "" if threads == 1 else "s")
+    if not info.get("isolated"):
+        line += " (single-threaded: this page is not cross-origin isolated)"
+    return line
