@@ -1,0 +1,106 @@
+"""Shared helpers for the benchmarks: the devset layout and a disk cache of model masks.
+
+The devset (`../shared/devset`, see its README) holds `<category>/<name>.jpg` photos
+with `<name>.gt.png` ground truth; `manifest.json` gives each pair's `gt_type`
+("alpha": soft matte, "binary": hand-drawn mask). Inference costs seconds per photo,
+so the raw (1, 1, S, S) model outputs are cached under `bench/out/masks/<model>/`,
+keyed by the model's sha256 and the photo's bytes; experiments with post-processing
+then run without the model.
+
+Imports: NumPy, Pillow, `app`; onnxruntime only when a mask is not cached yet.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from app.core import preprocess  # noqa: E402
+from app.core.spec import ModelSpec  # noqa: E402
+
+DEFAULT_DEVSET = REPO.parent / "shared" / "devset"
+DEFAULT_MODEL_DIR = REPO / "dist" / "models"
+OUT = REPO / "bench" / "out"
+CATEGORY_ORDER = ("people", "animals", "hair_soft", "fur_soft", "objects", "thin_holes", "hard")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One photo with its ground truth."""
+
+    name: str
+    category: str
+    gt_type: str          # "alpha" or "binary"
+    photo: Path
+    gt: Path
+
+    def load(self) -> tuple[Image.Image, np.ndarray]:
+        """(RGB photo in display orientation, (H, W) uint8 ground truth)."""
+        image = preprocess.decode(self.photo.read_bytes())
+        gt = np.asarray(Image.open(self.gt).convert("L"))
+        if gt.shape != (image.height, image.width):
+            raise ValueError(f"{self.gt}: {gt.shape} does not match the photo {image.size}")
+        return image, gt
+
+
+def load_pairs(root: Path | str = DEFAULT_DEVSET) -> list[Pair]:
+    """Every pair under `root`, in category order then by name."""
+    root = Path(root)
+    manifest = root / "manifest.json"
+    gt_types = {}
+    if manifest.is_file():
+        gt_types = {p["name"]: p["gt_type"] for p in json.loads(manifest.read_text())["pairs"]}
+    pairs = []
+    for gt in sorted(root.glob("*/*.gt.png")):
+        name = gt.name[: -len(".gt.png")]
+        photo = gt.with_name(name + ".jpg")
+        if not photo.is_file():
+            continue
+        gt_type = gt_types.get(name)
+        if gt_type is None:    # no manifest entry: a matte has values other than 0/255
+            values = np.unique(np.asarray(Image.open(gt).convert("L")))
+            gt_type = "binary" if set(values.tolist()) <= {0, 255} else "alpha"
+        pairs.append(Pair(name, gt.parent.name, gt_type, photo, gt))
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    pairs.sort(key=lambda p: (order.get(p.category, len(order)), p.category, p.name))
+    return pairs
+
+
+class MaskCache:
+    """Raw model outputs for photos, computed once per (model, photo) and kept as .npy."""
+
+    def __init__(self, spec: ModelSpec, model_dir: Path | str, cache_dir: Path | str = OUT / "masks"):
+        self.spec = spec
+        self.model_dir = Path(model_dir)
+        self.dir = Path(cache_dir) / spec.name
+        self._session = None
+
+    def _path(self, photo_bytes: bytes) -> Path:
+        key = hashlib.sha256(self.spec.sha256.encode() + photo_bytes).hexdigest()[:20]
+        return self.dir / f"{key}.npy"
+
+    def raw(self, photo: Path, image: Image.Image | None = None) -> np.ndarray:
+        """The (1, 1, S, S) float32 model output for `photo`."""
+        data = photo.read_bytes()
+        path = self._path(data)
+        if path.is_file():
+            return np.load(path)
+        if self._session is None:
+            from app.runtime.ort_native import NativeSession
+
+            self._session = NativeSession.from_dir(self.model_dir, self.spec)
+        if image is None:
+            image = preprocess.decode(data)
+        output = self._session.run(preprocess.to_tensor(image, self.spec)).astype(np.float32)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        np.save(path, output)
+        return output
