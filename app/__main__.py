@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from app.core import pipeline
-from app.core.errors import InputError
+from app.core.errors import InputError, ModelError
 from app.core.spec import DEFAULT_MODEL, get_spec, load_specs
 from app.runtime.ort_native import DEFAULT_MODEL_DIR, NativeSession
 
@@ -27,7 +27,7 @@ def find_photos(paths: list[Path]) -> list[Path]:
     photos = []
     for path in paths:
         if path.is_dir():
-            photos += sorted(p for p in path.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+            photos += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
         else:
             photos.append(path)
     return photos
@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     spec = get_spec(args.model)
-    session = NativeSession.from_dir(args.model_dir, spec, args.threads)
+    try:
+        session = NativeSession.from_dir(args.model_dir, spec, args.threads)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     failures = 0
     for photo in find_photos(args.photos):

@@ -9,5 +9,9 @@ class InputError(ValueError):
     """The photo cannot be processed (not an image, unsupported, too large...)."""
 
 
+class ModelError(RuntimeError):
+    """The model file is missing or not the one we expect."""
+
+
 class Cancelled(Exception):
     """A newer request superseded this one; its partial work is dropped."""

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from . import postprocess, preprocess
 from .spec import ModelSpec
@@ -91,7 +91,7 @@ async def remove_background(
     """
     stages = _Stages(on_stage)
     if isinstance(photo, Image.Image):
-        image = preprocess.to_rgb(photo)
+        image = preprocess.to_rgb(ImageOps.exif_transpose(photo))
     else:
         image = stages.run("decode", preprocess.decode, photo)
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)

@@ -49,6 +49,8 @@ def to_alpha8(alpha: np.ndarray) -> np.ndarray:
 
 def compose_rgba(image: Image.Image, alpha: np.ndarray) -> Image.Image:
     """The RGB photo with `alpha` (H, W) uint8 as its alpha channel."""
+    if alpha.dtype != np.uint8:
+        raise ValueError(f"alpha must be uint8, not {alpha.dtype}")
     if alpha.shape != (image.height, image.width):
         raise ValueError(f"alpha {alpha.shape} does not match image {image.size}")
     rgba = image.convert("RGBA")

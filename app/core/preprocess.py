@@ -36,19 +36,17 @@ def decode(data: bytes) -> Image.Image:
     if not data:
         raise InputError("The file is empty.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise InputError(
-                    f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); "
-                    f"the largest we can process is {MAX_PIXELS / 1e6:.0f} MP."
-                )
-            image.load()
+        image = _open_unchecked(data)
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise InputError(
+                f"The photo is {width}×{height} ({width * height / 1e6:.0f} MP); "
+                f"the largest we can process is {MAX_PIXELS / 1e6:.0f} MP."
+            )
+        image.load()
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except UnidentifiedImageError:
         raise InputError("This file is not an image we can read (JPEG, PNG or WebP).") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"The image data is damaged or incomplete ({exc}).") from None
@@ -56,14 +54,25 @@ def decode(data: bytes) -> Image.Image:
     return to_rgb(image)
 
 
+def _open_unchecked(data: bytes) -> Image.Image:
+    """Open (header only) without Pillow's decompression-bomb check: `decode`
+    applies its own, lower limit with a message that names the size."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """RGB view of any Pillow mode (palette, greyscale, 16-bit, CMYK, with alpha)."""
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        pixels = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if pixels.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(pixels * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8))
+        pixels = np.asarray(image, dtype=np.float32)        # 16-bit samples
+        image = Image.fromarray(np.clip(pixels * np.float32(255 / 65535) + 0.5, 0, 255).astype(np.uint8))
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     return image.convert("RGB")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.errors import InputError
+from app.core.errors import ModelError
 from app.core.spec import ModelSpec
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "dist" / "models"
@@ -22,13 +22,13 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "dist" / "models"
 def verify_model_file(path: Path, spec: ModelSpec) -> None:
     """Refuse a missing or altered model file, naming what was expected."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python3 build.py` to assemble the models")
+        raise ModelError(f"{path} is missing: run `python3 build.py` to assemble the models")
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     if digest.hexdigest() != spec.sha256:
-        raise InputError(
+        raise ModelError(
             f"{path} does not match {spec.name}: sha256 {digest.hexdigest()}, expected {spec.sha256}"
         )
 

@@ -168,11 +168,6 @@ def test_exif_rotated_jpeg_comes_out_in_display_orientation():
     np.testing.assert_array_equal(alpha[23:], 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.remove_background does not apply EXIF orientation to a Pillow image "
-           "input (only decode() does), so Cutout.image is not in display orientation",
-)
 def test_pillow_image_with_exif_orientation_comes_out_in_display_orientation():
     """An opened (not yet transposed) JPEG with Orientation 6 gives a display-oriented cutout."""
     exif = Image.Exif()
