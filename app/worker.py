@@ -21,7 +21,7 @@ from pyodide.ffi import to_js
 
 from app.core import pipeline
 from app.core.errors import Cancelled, InputError
-from app.core.spec import DEFAULT_MODEL, load_specs
+from app.core.spec import DEFAULT_MODELS, load_specs
 from app.runtime.ort_web import WebSession
 
 
@@ -49,7 +49,9 @@ class Engine:
 
     # -- model ---------------------------------------------------------------
     async def session_for(self, model: str) -> WebSession:
-        """The session for `model`, downloading it once; concurrent callers share the download."""
+        """The session for `model` ('' = this back-end's default), downloading it
+        once; concurrent callers share the download."""
+        model = model or DEFAULT_MODELS["wasm"]
         if model not in self.specs:
             raise InputError(f"Unknown model {model!r}.")
         if self.session is not None and self.session.spec.name == model:
@@ -121,8 +123,8 @@ def _failure(exc: BaseException):
     return _to_js({"ok": False, "error": f"{type(exc).__name__}: {exc}", "kind": "internal"})
 
 
-async def prepare(model: str = DEFAULT_MODEL):
-    """Download and open `model` now, so the first photo does not wait for it."""
+async def prepare(model: str = ""):
+    """Download and open `model` ('' = default) now, so the first photo does not wait."""
     try:
         session = await ENGINE.session_for(model)
     except Exception as exc:
@@ -130,7 +132,7 @@ async def prepare(model: str = DEFAULT_MODEL):
     return _to_js({"ok": True, **_session_info(session)})
 
 
-async def cutout(request_id, data, model: str = DEFAULT_MODEL):
+async def cutout(request_id, data, model: str = ""):
     """Cut out the photo in `data` (ArrayBuffer or Uint8Array).
 
     Returns `{request, width, height, rgba: Uint8ClampedArray, timings, ...}`.

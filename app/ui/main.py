@@ -15,7 +15,6 @@ from pyscript.ffi import create_proxy, to_js
 
 from app.ui import text
 
-DEFAULT_MODEL = "isnet-fp16"
 POLL_SECONDS = 0.2
 
 
@@ -39,6 +38,7 @@ class Page:
         self.request = 0
         self.busy = False
         self.loading_model = False
+        self.last_file = None
         self.download_url = None
         self.boot_stage = "Starting the engine"
         self._proxies = []
@@ -85,7 +85,12 @@ class Page:
             self.boot_stage = str(event.detail)
 
     def on_model_change(self, event):
-        asyncio.create_task(self.prepare_model())
+        asyncio.create_task(self.switch_model())
+
+    async def switch_model(self):
+        """Load the chosen model, then redo the photo on screen with it."""
+        if await self.prepare_model() and self.last_file is not None and not self.busy:
+            await self.process(self.last_file)
 
     def take_files(self, files):
         if not files or not files.length:
@@ -97,7 +102,8 @@ class Page:
 
     # -- work ----------------------------------------------------------------
     def model(self):
-        return self.model_select.value or DEFAULT_MODEL
+        """The chosen model, or '' for the worker's default until it has told us which."""
+        return self.model_select.value
 
     async def boot(self):
         """Wait for the worker, then fetch the model at once."""
@@ -117,16 +123,20 @@ class Page:
             self.loading_model = False
         if not info.ok:
             self.say("The model could not be loaded: {}".format(info.error), error=True)
-            return
+            return False
+        self.model_select.value = info.model
         self.engine.textContent = text.describe_backend(
             {"label": info.label, "threads": info.threads, "isolated": info.isolated}
         )
         if not self.busy:
             self.say("Ready. Drop a photo, paste one, or choose a file.")
+        return True
 
     async def process(self, file, note=""):
+        self.last_file = file
         self.request += 1
         request = self.request
+        self.result.dataset.request = str(request)
         self.start_busy(file.name)
         try:
             if file.type and not file.type.startswith("image/"):
@@ -143,8 +153,9 @@ class Page:
                     self.say("{}: {}".format(file.name, result.error), error=True)
                 return
             self.draw(result)
+            timings = _timings(result.timings)
             self.details.textContent = "{} · {}×{} · {}".format(
-                file.name, result.width, result.height, text.describe_timings(_timings(result.timings))
+                file.name, result.width, result.height, text.describe_timings(timings)
             )
             self.say("Preparing the PNG…")
             encoded = await self.worker.encode_png(request)
@@ -154,6 +165,8 @@ class Page:
                 if encoded.kind != "cancelled":
                     self.say("The PNG could not be made: {}".format(encoded.error), error=True)
                 return
+            timings["encode"] = float(encoded.seconds)
+            self.details.dataset.timings = json.dumps(timings)
             self.offer_download(encoded.png, text.cutout_filename(file.name))
             self.say(" ".join(part for part in ("Done.", note) if part))
         except Exception as exc:
@@ -162,6 +175,7 @@ class Page:
         finally:
             if request == self.request:
                 self.end_busy()
+                self.result.dataset.done = str(request)
 
     async def poll(self):
         """Mirror the worker's progress into the live region while work is going on."""
@@ -199,6 +213,7 @@ class Page:
         self.result.classList.add("working")
         self.revoke_download()
         self.details.textContent = name
+        self.details.dataset.timings = ""
         self.say("Working on {}…".format(name))
 
     def end_busy(self):
