@@ -1,0 +1,92 @@
+"""Shared fixtures: repository paths, the built site served cross-origin
+isolated, and Debian's Chromium driven by Playwright (never a downloaded browser).
+
+Browser fixtures are only set up by tests that ask for them, so the CPython unit
+tests stay fast.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DIST = ROOT / "dist"
+DEVSET = ROOT.parent / "shared" / "devset"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+# Flags this machine needs: no sandbox as root, and no background traffic into
+# the closed network (it would be refused, many times over).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+]
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def load_build_module():
+    """build.py, loaded by path (PyPA's `build` package could shadow `import build`)."""
+    if "cutout_build" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("cutout_build", ROOT / "build.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["cutout_build"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["cutout_build"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: runs the real app in Chromium (slow)")
+    config.addinivalue_line("markers", "model: runs the real model under native onnxruntime")
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """The site built from the current tree (a cached build takes about a second)."""
+    load_build_module().build()
+    return DIST
+
+
+@pytest.fixture(scope="session")
+def server_url(site):
+    with load_build_module().serving(site) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `python3 build.py test` installs Debian's chromium")
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def devset_photo(relative: str) -> Path:
+    """A photo of ../shared/devset, read at run time (never copied into the repo)."""
+    path = DEVSET / relative
+    if not path.exists():
+        pytest.skip(f"devset photo {path} is missing (../shared/devset must sit beside the repo)")
+    return path
