@@ -16,6 +16,7 @@ from pyscript.ffi import create_proxy, to_js
 from app.ui import text
 
 POLL_SECONDS = 0.2
+MODEL_KEY = "cutout.model"
 
 
 def element(id_):
@@ -57,6 +58,7 @@ class Page:
         self.listen(document, "paste", self.on_paste)
         self.listen(window, "py:progress", self.on_boot_progress)
         self.listen(self.model_select, "change", self.on_model_change)
+        self.restore_model_choice()
         self.drop_zone.classList.remove("booting")
 
     def on_pick(self, event):
@@ -88,7 +90,8 @@ class Page:
         asyncio.create_task(self.switch_model())
 
     async def switch_model(self):
-        """Load the chosen model, then redo the photo on screen with it."""
+        """Remember and load the chosen model, then redo the photo on screen with it."""
+        window.localStorage.setItem(MODEL_KEY, self.model())
         if await self.prepare_model() and self.last_file is not None and not self.busy:
             await self.process(self.last_file)
 
@@ -101,6 +104,17 @@ class Page:
         asyncio.create_task(self.process(files.item(0), note))
 
     # -- work ----------------------------------------------------------------
+    def restore_model_choice(self):
+        """`?model=NAME` in the address, else the last choice, else the worker's default."""
+        wanted = ""
+        query = str(window.location.search)
+        if query.startswith("?model="):
+            wanted = query[len("?model="):]
+        elif window.localStorage.getItem(MODEL_KEY):
+            wanted = str(window.localStorage.getItem(MODEL_KEY))
+        if wanted:
+            self.model_select.value = wanted
+
     def model(self):
         """The chosen model, or '' for the worker's default until it has told us which."""
         return self.model_select.value
@@ -154,9 +168,7 @@ class Page:
                 return
             self.draw(result)
             timings = _timings(result.timings)
-            self.details.textContent = "{} · {}×{} · {}".format(
-                file.name, result.width, result.height, text.describe_timings(timings)
-            )
+            self.show_details(file.name, result, timings)
             self.say("Preparing the PNG…")
             encoded = await self.worker.encode_png(request)
             if request != self.request:
@@ -166,7 +178,9 @@ class Page:
                     self.say("The PNG could not be made: {}".format(encoded.error), error=True)
                 return
             timings["encode"] = float(encoded.seconds)
+            timings["total"] += timings["encode"]
             self.details.dataset.timings = json.dumps(timings)
+            self.show_details(file.name, result, timings)
             self.offer_download(encoded.png, text.cutout_filename(file.name))
             self.say(" ".join(part for part in ("Done.", note) if part))
         except Exception as exc:
@@ -220,6 +234,11 @@ class Page:
         self.busy = False
         self.result.setAttribute("aria-busy", "false")
         self.result.classList.remove("working")
+
+    def show_details(self, name, result, timings):
+        self.details.textContent = "{} · {}×{} · {}".format(
+            name, result.width, result.height, text.describe_timings(timings)
+        )
 
     def draw(self, result):
         self.canvas.width = result.width

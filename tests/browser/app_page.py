@@ -27,8 +27,14 @@ new PerformanceObserver((list) => {
 
 class AppPage:
     def __init__(self, browser, server_url: str, init_scripts=()):
+        """The app in a new context (fresh profile) of `browser`."""
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+        self.attach(context, server_url, init_scripts)
+
+    def attach(self, context, server_url: str, init_scripts=()):
+        """Open the app in the given browser context."""
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(server_url))
-        self.context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+        self.context = context
         for script in (LONG_TASK_OBSERVER, *init_scripts):
             self.context.add_init_script(script)
         self.page = self.context.new_page()

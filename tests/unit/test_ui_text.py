@@ -1,0 +1,70 @@
+"""The page's words and numbers (app/ui/text.py, which runs on MicroPython in the page)."""
+import pytest
+
+from app.ui import text
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("holiday.JPG", "holiday-cutout.png"),
+        ("my.summer.photo.jpeg", "my.summer.photo-cutout.png"),
+        ("C:\\Users\\me\\cat.webp", "cat-cutout.png"),
+        ("folder/dog.png", "dog-cutout.png"),
+        ("no-extension", "no-extension-cutout.png"),
+        (".hidden", ".hidden-cutout.png"),
+        ("", "image-cutout.png"),
+        ("   .png", "image-cutout.png"),
+    ],
+)
+def test_cutout_filename_is_the_stem_plus_cutout_png(name, expected):
+    """Download names are `<original stem>-cutout.png`, whatever the photo was called."""
+    assert text.cutout_filename(name) == expected
+
+
+@pytest.mark.parametrize(
+    "count, expected",
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (44_342_436, "44.3 MB"), (88_188_479, "88.2 MB"),
+     (3_200_000_000, "3.2 GB"), (5_000_000_000_000, "5000.0 GB")],
+)
+def test_format_bytes(count, expected):
+    """Sizes are shown in decimal units with one decimal."""
+    assert text.format_bytes(count) == expected
+
+
+def test_download_progress_names_bytes_and_percent():
+    """Model download progress shows received and total bytes and the percentage."""
+    line = text.describe_progress({"stage": "fetch:model", "received": 22_171_218, "total": 44_342_436})
+    assert line == "Downloading the model: 22.2 MB of 44.3 MB (50%)"
+
+
+def test_stage_progress_uses_the_stage_label():
+    """Each pipeline stage has words for people; idle says nothing; unknown stages pass through."""
+    assert text.describe_progress({"stage": "inference"}) == "Finding the subject…"
+    assert text.describe_progress({"stage": "postprocess"}) == "Refining the edges at full resolution…"
+    assert text.describe_progress({"stage": ""}) == ""
+    assert text.describe_progress({"stage": "warp"}) == "warp…"
+
+
+def test_every_pipeline_stage_has_a_label():
+    """No stage of the pipeline shows its internal name."""
+    from app.core.pipeline import STAGES
+
+    assert set(STAGES) <= set(text.STAGE_LABELS)
+
+
+def test_timings_line_lists_stages_in_pipeline_order():
+    """The details line gives the total and each stage rounded to 0.1 s, in order."""
+    line = text.describe_timings(
+        {"inference": 3.84, "decode": 0.04, "total": 4.46, "postprocess": 0.31, "preprocess": 0.2, "encode": 1.17}
+    )
+    assert line == "Done in 4.5 s: decode 0.0 s, pre-process 0.2 s, inference 3.8 s, post-process 0.3 s, PNG 1.2 s"
+
+
+def test_backend_line_explains_single_thread():
+    """The engine line says how many threads run, and why only one without isolation."""
+    assert text.describe_backend({"label": "ISNet, 8-bit (44 MB)", "threads": 2, "isolated": True}) == (
+        "ISNet, 8-bit (44 MB) · WebAssembly, 2 threads"
+    )
+    single = text.describe_backend({"label": "X", "threads": 1, "isolated": False})
+    assert single == "X · WebAssembly, 1 thread (single-threaded: this page is not cross-origin isolated)"
