@@ -114,7 +114,10 @@ class AppPage:
         return image
 
     def choose_model(self, name: str):
-        self.page.select_option("#model", name)
+        """Open Settings (as a person would) and pick the model."""
+        if not self.page.locator("#settings").evaluate("details => details.open"):
+            self.page.get_by_text("Settings", exact=True).click()
+        self.page.get_by_label("Model").select_option(name)
 
     def log(self) -> str:
         return "\n".join(self.console[-40:])
