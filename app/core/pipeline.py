@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps
 
-from . import postprocess, preprocess
+from . import postprocess, preprocess, refine
+from .options import Options, as_options
 from .spec import ModelSpec
 
 # Stable stage names, reported to progress callbacks and used as timing keys.
@@ -85,10 +86,12 @@ async def remove_background(
     """Cut the main subject out of `photo` (encoded bytes or a Pillow image).
 
     `infer` maps the (1, 3, S, S) input to the (1, 1, S, S) output. `options`
-    tunes post-processing (None: defaults). `on_stage`
+    tunes post-processing (`Options`, a dict for `Options.from_dict`, or None for
+    the defaults; checked before any work starts). `on_stage`
     is called with each stage name before the stage starts; raising there (e.g.
     errors.Cancelled) abandons the run.
     """
+    options = as_options(options)
     stages = _Stages(on_stage)
     if isinstance(photo, Image.Image):
         image = preprocess.to_rgb(ImageOps.exif_transpose(photo))
@@ -100,10 +103,10 @@ async def remove_background(
     return Cutout(image=rgba, mask=mask, timings=stages.timings)
 
 
-def _postprocess(image: Image.Image, raw: np.ndarray, options):
+def _postprocess(image: Image.Image, raw: np.ndarray, options: Options | None):
+    """(RGBA cutout at full resolution, (S, S) model mask in [0, 1]); see refine.py."""
     mask = postprocess.normalise_mask(raw)
-    alpha = postprocess.upscale_mask(mask, image.size)
-    return postprocess.compose_rgba(image, alpha), mask
+    return refine.refine(image, mask, as_options(options)), mask
 
 
 def encode(cutout: Cutout, on_stage: OnStage | None = None) -> bytes:
