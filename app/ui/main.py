@@ -41,6 +41,7 @@ class Page:
         self.loading_model = False
         self.last_file = None
         self.download_url = None
+        self.shown = None          # the finished result on screen: details, timings, download
         self.boot_stage = "Starting the engine"
         self._proxies = []
 
@@ -167,6 +168,7 @@ class Page:
                     self.say("{}: {}".format(file.name, result.error), error=True)
                 return
             self.draw(result)
+            self.forget_shown()
             timings = _timings(result.timings)
             self.show_details(file.name, result, timings)
             self.say("Preparing the PNG…")
@@ -182,12 +184,16 @@ class Page:
             self.details.dataset.timings = json.dumps(timings)
             self.show_details(file.name, result, timings)
             self.offer_download(encoded.png, text.cutout_filename(file.name))
+            self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings,
+                          "url": self.download_url, "filename": text.cutout_filename(file.name)}
             self.say(" ".join(part for part in ("Done.", note) if part))
         except Exception as exc:
             if request == self.request:
                 self.say("Something went wrong: {}".format(exc), error=True)
         finally:
             if request == self.request:
+                if self.download.hidden:
+                    self.restore_shown()
                 self.end_busy()
                 self.result.dataset.done = str(request)
 
@@ -213,25 +219,29 @@ class Page:
         self.status.classList.toggle("error", error)
 
     def show_meter(self, status):
+        """Model bytes while downloading; the stage reached while a photo is worked on."""
+        stage = status.get("stage") or ""
         total = status.get("total") or 0
-        if status.get("stage") == "fetch:model" and total:
+        if stage == "fetch:model" and total:
             self.meter.max = total
             self.meter.value = status.get("received") or 0
-            self.meter.hidden = False
-        else:
-            self.meter.hidden = True
+        elif stage in text.PHOTO_STAGES:
+            self.meter.max = len(text.PHOTO_STAGES)
+            self.meter.value = text.PHOTO_STAGES.index(stage)
+        self.meter.hidden = not (stage == "fetch:model" or stage in text.PHOTO_STAGES)
 
     def start_busy(self, name):
         self.busy = True
         self.result.setAttribute("aria-busy", "true")
         self.result.classList.add("working")
-        self.revoke_download()
+        self.download.hidden = True          # never offer the previous photo's PNG meanwhile
         self.details.textContent = name
         self.details.dataset.timings = ""
         self.say("Working on {}…".format(name))
 
     def end_busy(self):
         self.busy = False
+        self.meter.hidden = True
         self.result.setAttribute("aria-busy", "false")
         self.result.classList.remove("working")
 
@@ -255,8 +265,18 @@ class Page:
         self.download.setAttribute("download", filename)
         self.download.hidden = False
 
-    def revoke_download(self):
-        self.download.hidden = True
+    def restore_shown(self):
+        """After a failed or cancelled photo, the previous result is offered again:
+        a bad file never costs the user the cutout they already have."""
+        if self.shown is None:
+            return
+        self.details.textContent = self.shown["details"]
+        self.details.dataset.timings = self.shown["timings"]
+        self.download.hidden = False
+
+    def forget_shown(self):
+        """A new image is on the canvas: the previous result and its PNG are gone."""
+        self.shown = None
         self.download.removeAttribute("href")
         if self.download_url:
             window.URL.revokeObjectURL(self.download_url)

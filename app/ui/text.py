@@ -15,6 +15,10 @@ STAGE_LABELS = {
 }
 
 
+# The stages of one photo, in order (the page's progress bar counts them).
+PHOTO_STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
+
+
 def cutout_filename(name):
     """`holiday.photo.JPG` -> `holiday.photo-cutout.png`; no stem -> `image-cutout.png`."""
     base = name.replace("\\", "/").split("/")[-1]

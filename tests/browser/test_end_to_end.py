@@ -98,14 +98,18 @@ def test_a_newer_photo_supersedes_the_older_one(app, tmp_path):
     ],
 )
 def test_a_bad_file_gets_a_clear_message(app, tmp_path, name, make, message):
-    """Each kind of bad file is named in the page with what is wrong; no download is offered."""
+    """Each kind of bad file is named in the page with what is wrong, and the cutout
+    already on screen (from the test before) stays there, downloadable: no lost work."""
     path = tmp_path / name
     make(path)
     app.pick(path)
     status = app.wait_result()
     assert message in status, status
     assert name in status, status
-    assert app.download_link.is_hidden()
+    assert app.page.locator("#status").get_attribute("class") == "error"
+    assert app.download_link.is_visible()
+    assert app.download_link.get_attribute("download") == "am_GT01-cutout.png"
+    assert app.page.locator("#details").text_content().startswith("am_GT01.jpg · ")
     assert app.page.locator("#result").get_attribute("aria-busy") == "false"
 
 

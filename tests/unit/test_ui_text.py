@@ -47,10 +47,12 @@ def test_stage_progress_uses_the_stage_label():
 
 
 def test_every_pipeline_stage_has_a_label():
-    """No stage of the pipeline shows its internal name."""
+    """No stage of the pipeline shows its internal name, and the page's progress bar
+    counts exactly the pipeline's stages (the MicroPython UI cannot import the core)."""
     from app.core.pipeline import STAGES
 
     assert set(STAGES) <= set(text.STAGE_LABELS)
+    assert text.PHOTO_STAGES == STAGES
 
 
 def test_timings_line_lists_stages_in_pipeline_order():
