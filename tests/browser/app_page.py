@@ -84,6 +84,24 @@ class AppPage:
         self.picked_after = int(self.page.locator("#result").get_attribute("data-request") or 0)
         self.page.set_input_files("#file-input", str(path))
 
+    def deliver(self, how: str, name: str, mime: str, data: bytes):
+        """Drop a file on the drop zone, or paste it, through a real DataTransfer."""
+        self.picked_after = int(self.page.locator("#result").get_attribute("data-request") or 0)
+        self.page.evaluate(
+            """([how, name, mime, bytes]) => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([new Uint8Array(bytes)], name, {type: mime}));
+                if (how === "drop") {
+                    document.querySelector("#drop-zone").dispatchEvent(
+                        new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+                } else {
+                    document.dispatchEvent(
+                        new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
+                }
+            }""",
+            [how, name, mime, list(data)],
+        )
+
     def wait_result(self):
         """Until the page has finished the last pick (result or error); returns the status line."""
         self.page.wait_for_function(

@@ -6,6 +6,8 @@ Every request the page makes is recorded; none may leave its origin.
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -117,6 +119,19 @@ def test_the_page_still_works_after_bad_files(app, tmp_path):
     """After the bad files, a good photo is cut out as usual."""
     cutout = app.cutout(photo("fur_soft/am_GT05.jpg"), tmp_path / "after.png")
     assert cutout.mode == "RGBA" and cutout.size == displayed(photo("fur_soft/am_GT05.jpg")).size
+
+
+@pytest.mark.parametrize("how, name, mime, fmt", [("drop", "dropped.webp", "image/webp", "WEBP"),
+                                                  ("paste", "image.png", "image/png", "PNG")])
+def test_dropping_or_pasting_a_photo_works_like_picking(app, tmp_path, how, name, mime, fmt):
+    """A WebP dropped on the drop zone, or a PNG pasted, is cut out and offered for download."""
+    source = displayed(photo("animals/sod_106025.jpg"))
+    buffer = io.BytesIO()
+    source.save(buffer, fmt, **({"quality": 90} if fmt == "WEBP" else {}))
+    app.deliver(how, name, mime, buffer.getvalue())
+    cutout = app.cutout_after_pick(tmp_path / "delivered.png")
+    assert app.last_download_name == name.rsplit(".", 1)[0] + "-cutout.png"
+    assert cutout.mode == "RGBA" and cutout.size == source.size
 
 
 def test_the_ui_thread_is_never_blocked_for_long(app):
