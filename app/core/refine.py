@@ -34,7 +34,8 @@ from .options import Options
 from .postprocess import compose_rgba, to_alpha8, upscale_mask
 
 WORK_SIDE = 1024          # working resolution, long side in pixels
-TILE = 64                 # full-resolution tiles are TILE working pixels a side
+TILE = 32                 # full-resolution tiles are TILE working pixels a side
+FOREGROUND_SIDE = 768     # above this working size, colours are estimated at half of it
 EDGE_LEVEL = 0.5 / 255    # alpha further than this from 0 and 1 is an edge pixel
 # Everything off: exactly the reference post-processing (bilinear upscale).
 _REFERENCE = Options(refine_edges=False, decontaminate=False, remove_specks=False)
@@ -125,12 +126,25 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
             px = (scale[0] + scale[1]) / 2
             alpha = shift_and_feather(alpha, options.shift_edge / px, options.feather / px)
     with clock("foreground"):
-        estimates = matting.foreground_estimates(work, alpha) if options.decontaminate else None
+        estimates = None
+        if options.decontaminate:
+            # Smooth colour fields: half the working resolution is plenty for large photos.
+            half = max(size) > FOREGROUND_SIDE
+            sample = _half(work, alpha) if half else (work, alpha)
+            estimates = matting.foreground_estimates(*sample, blocks=(16, 4, 2) if half else (32, 8, 4))
     with clock("guide"):
         upsample = options.refine_edges and size != full
         coefficients = matting.guided_coefficients(work, alpha) if upsample else None
     with clock("compose"):
         return _compose(image, alpha, coefficients, estimates)
+
+
+def _half(work: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2x2 block means of the working photo and alpha."""
+    height, width = alpha.shape
+    height, width = height - height % 2, width - width % 2
+    reduce = lambda v: v[:height, :width].reshape(height // 2, 2, width // 2, 2, *v.shape[2:]).mean(axis=(1, 3))
+    return reduce(work).astype(F32), reduce(alpha).astype(F32)
 
 
 def _edge_tiles(alpha: np.ndarray) -> np.ndarray:
@@ -144,40 +158,56 @@ def _edge_tiles(alpha: np.ndarray) -> np.ndarray:
 
 
 class _Planes:
-    """Float planes at the working resolution, read back per full-resolution tile."""
+    """Planes at some reduced resolution, read back per full-resolution tile.
 
-    def __init__(self, planes: list[np.ndarray], scale_is_one: bool):
+    Colour planes travel as 8-bit RGB images (one Pillow resize for three
+    channels); others as float 'F' images. At the full size they are sliced.
+    """
+
+    def __init__(self, planes: np.ndarray, full: tuple[int, int]):
+        height, width = planes.shape[:2]
+        self.same = (width, height) == full
+        self.scale = (full[0] / width, full[1] / height)
         self.planes = planes
-        self.images = None if scale_is_one else [
-            Image.fromarray(np.ascontiguousarray(p, dtype=F32), mode="F") for p in planes
-        ]
+        if self.same:
+            self.images = None
+        elif planes.ndim == 3 and planes.shape[2] == 3:
+            self.images = [Image.fromarray(to_alpha8(planes), mode="RGB")]
+        else:
+            stack = planes if planes.ndim == 3 else planes[..., None]
+            self.images = [Image.fromarray(np.ascontiguousarray(stack[..., c]), mode="F")
+                           for c in range(stack.shape[2])]
 
-    def tile(self, work_box: tuple[int, int, int, int], size, window) -> list[np.ndarray]:
-        if self.images is None:
-            x0, y0, x1, y1 = work_box
-            return [p[y0:y1, x0:x1] for p in self.planes]
-        return [np.asarray(i.resize(size, Image.Resampling.BILINEAR, box=window)) for i in self.images]
+    def tile(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """The planes over full-resolution pixels [y0:y1, x0:x1], float32."""
+        if self.same:
+            return self.planes[y0:y1, x0:x1]
+        sx, sy = self.scale
+        window = (x0 / sx, y0 / sy, x1 / sx, y1 / sy)
+        size = (x1 - x0, y1 - y0)
+        parts = [np.asarray(i.resize(size, Image.Resampling.BILINEAR, box=window)) for i in self.images]
+        if self.images[0].mode == "RGB":
+            return parts[0].astype(F32) * F32(1 / 255)
+        return parts[0] if self.planes.ndim == 2 else np.stack(parts, axis=-1)
 
 
 def _compose(image, alpha, coefficients, estimates) -> Image.Image:
     """Full-resolution RGBA: per-pixel work only in the tiles that touch the edge."""
     width, height = image.size
     work_height, work_width = alpha.shape
-    same = (width, height) == (work_width, work_height)
     sx, sy = width / work_width, height / work_height
     out = np.empty((height, width, 4), np.uint8)
     out[..., :3] = np.asarray(image)
     small = Image.fromarray(to_alpha8(alpha), mode="L")
-    out[..., 3] = np.asarray(small if same else small.resize(image.size, Image.Resampling.BILINEAR))
+    out[..., 3] = np.asarray(small if small.size == image.size
+                             else small.resize(image.size, Image.Resampling.BILINEAR))
     if coefficients is not None:
         a, b = coefficients
-        source = _Planes([a[..., 0], a[..., 1], a[..., 2], b], same)
+        source = _Planes(np.concatenate([a, b[..., None]], axis=-1), image.size)
     else:
-        source = _Planes([alpha], same)
-    colours = None
+        source = _Planes(alpha, image.size)
     if estimates is not None:
-        fore, back = estimates
-        colours = _Planes([fore[..., c] for c in range(3)] + [back[..., c] for c in range(3)], same)
+        fore_planes, back_planes = (_Planes(e, image.size) for e in estimates)
     for row, col in zip(*np.nonzero(_edge_tiles(alpha))):
         wy0, wx0 = row * TILE, col * TILE
         wy1, wx1 = min(wy0 + TILE, work_height), min(wx0 + TILE, work_width)
@@ -185,20 +215,16 @@ def _compose(image, alpha, coefficients, estimates) -> Image.Image:
         y1, x1 = round(wy1 * sy), round(wx1 * sx)
         if y1 <= y0 or x1 <= x0:
             continue
-        work_box = (wx0, wy0, wx1, wy1)
-        window = (x0 / sx, y0 / sy, x1 / sx, y1 / sy)
-        size = (x1 - x0, y1 - y0)
         pixels = out[y0:y1, x0:x1, :3].astype(F32) * F32(1 / 255)
-        planes = source.tile(work_box, size, window)
+        planes = source.tile(x0, y0, x1, y1)
         if coefficients is not None:
-            tile_alpha = matting.apply_coefficients(pixels, np.stack(planes[:3], -1), planes[3])
+            tile_alpha = matting.apply_coefficients(pixels, planes[..., :3], planes[..., 3])
         else:
-            tile_alpha = np.clip(planes[0], 0, 1)
-        if colours is not None:
-            planes = colours.tile(work_box, size, window)
-            fore, back = np.stack(planes[:3], -1), np.stack(planes[3:], -1)
+            tile_alpha = np.clip(planes, 0, 1)
+        if estimates is not None:
+            fore, back = fore_planes.tile(x0, y0, x1, y1), back_planes.tile(x0, y0, x1, y1)
             a3 = tile_alpha[..., None]
-            colour = np.clip(fore + a3 * (pixels - a3 * fore - (1 - a3) * back), 0, 1)
-            out[y0:y1, x0:x1, :3] = (colour * F32(255) + F32(0.5)).astype(np.uint8)
+            colour = fore + a3 * (pixels - a3 * fore - (1 - a3) * back)
+            out[y0:y1, x0:x1, :3] = to_alpha8(colour)
         out[y0:y1, x0:x1, 3] = to_alpha8(tile_alpha)
     return Image.fromarray(out, mode="RGBA")

@@ -1,0 +1,78 @@
+// Time the post-processing (app/core/refine.py, stage by stage) under real Pyodide in Node.
+//
+//   node bench/pyodide_postprocess.mjs PHOTO.jpg MASK.npy [--mp 1,12,24] [--repeats 2]
+//        [--pyodide dist/vendor/pyodide] [--wheels dist/vendor/pyodide] [--options '{"feather":2}']
+//
+// PHOTO is upscaled (bicubic) to each size; MASK is the model's raw (1,1,S,S) float32
+// output saved with numpy.save (bench/pyodide_postprocess.py prepares both from the
+// devset and the mask cache). Pyodide runs single-threaded here, as NumPy does in the
+// browser worker. Prints one JSON line per size with the seconds per stage (best run).
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args.splice(i, 2)[1] : fallback;
+};
+const pyodideDir = path.resolve(flag("--pyodide", path.join(repo, "dist/vendor/pyodide")));
+const wheelDir = path.resolve(flag("--wheels", path.join(repo, "dist/vendor/pyodide")));
+const sizes = flag("--mp", "1,12,24").split(",").map(Number);
+const repeats = Number(flag("--repeats", "2"));
+const options = flag("--options", "{}");
+const [photo, mask] = args;
+if (!photo || !mask) {
+  console.error("usage: node bench/pyodide_postprocess.mjs PHOTO.jpg MASK.npy [--mp 1,12,24]");
+  process.exit(2);
+}
+
+const { loadPyodide } = await import(path.join(pyodideDir, "pyodide.mjs"));
+const pyodide = await loadPyodide({ indexURL: pyodideDir + "/" });
+const wheels = readdirSync(wheelDir).filter((f) => /^(numpy|pillow)-.*\.whl$/.test(f));
+await pyodide.loadPackage(wheels.map((f) => path.join(wheelDir, f)));
+
+// The app's pure core, copied into Pyodide's file system as it is.
+const core = path.join(repo, "app/core");
+pyodide.FS.mkdirTree("/work/app/core");
+pyodide.FS.writeFile("/work/app/__init__.py", "");
+for (const f of readdirSync(core).filter((f) => f.endsWith(".py"))) {
+  pyodide.FS.writeFile(`/work/app/core/${f}`, readFileSync(path.join(core, f)));
+}
+pyodide.FS.writeFile("/work/photo", readFileSync(photo));
+pyodide.FS.writeFile("/work/mask.npy", readFileSync(mask));
+
+const code = `
+import io, json, sys, time
+sys.path.insert(0, "/work")
+import numpy as np
+from PIL import Image
+from app.core import postprocess, refine
+from app.core.options import Options
+
+options = Options.from_dict(json.loads(${JSON.stringify(options)}))
+photo = Image.open("/work/photo").convert("RGB")
+mask = postprocess.normalise_mask(np.load("/work/mask.npy"))
+lines = []
+for mp in ${JSON.stringify(sizes)}:
+    scale = (mp * 1e6 / (photo.width * photo.height)) ** 0.5
+    image = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.BICUBIC)
+    best = None
+    for _ in range(${repeats}):
+        started = time.perf_counter()
+        postprocess.compose_rgba(image, postprocess.upscale_mask(mask, image.size))
+        raw = time.perf_counter() - started
+        timings = {}
+        started = time.perf_counter()
+        refine.refine(image, mask, options, timings)
+        timings["total"] = time.perf_counter() - started
+        timings["raw"] = raw
+        if best is None or timings["total"] < best["total"]:
+            best = timings
+    lines.append(json.dumps({"size": f"{image.width}x{image.height}",
+                             **{k: round(v, 3) for k, v in best.items()}}))
+    del image
+"\\n".join(lines)
+`;
+console.log(await pyodide.runPythonAsync(code));
