@@ -41,12 +41,7 @@ TARGET_CATEGORIES = ("hair_soft", "fur_soft")
 
 def parse_options(pairs: list[str]):
     """`Options()` with `key=value` overrides (booleans: true/false)."""
-    try:
-        from app.core.options import Options
-    except ImportError:        # before refinement existed: the pipeline takes None
-        if pairs:
-            raise
-        return None
+    from app.core.options import Options
 
     fields = {f.name: f for f in dataclasses.fields(Options)}
     values = {}
