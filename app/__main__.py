@@ -1,6 +1,9 @@
 """Command line: cut out every photo given (files or folders) with native onnxruntime.
 
-    python -m app PHOTO_OR_FOLDER... --out DIR [--model isnet-fp16]
+    python -m app PHOTO_OR_FOLDER... --out DIR [--model isnet-fp16] [edge options]
+
+Edge options are the fields of `app.core.options.Options`, e.g. `--no-decontaminate`,
+`--keep-main-subject`, `--shift-edge -1.5`, `--feather 2`.
 
 Writes `<stem>-cutout.png` per photo into DIR. Uses the same `app.core` code as
 the page, so its results are the reference the browser is tested against.
@@ -10,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
 from app.core import pipeline
 from app.core.errors import InputError, ModelError
+from app.core.options import Options
 from app.core.spec import DEFAULT_MODEL, get_spec, load_specs
 from app.runtime.ort_native import DEFAULT_MODEL_DIR, NativeSession
 
@@ -37,6 +42,21 @@ def output_name(photo: Path) -> str:
     return f"{photo.stem}-cutout.png"
 
 
+def add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per `Options` field: --name/--no-name for switches, --name PX for numbers."""
+    group = parser.add_argument_group("edge options (defaults as in the page)")
+    for item in dataclasses.fields(Options):
+        flag = "--" + item.name.replace("_", "-")
+        if isinstance(item.default, bool):
+            group.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, default=item.default)
+        else:
+            group.add_argument(flag, dest=item.name, type=float, default=item.default, metavar="PX")
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(**{item.name: getattr(args, item.name) for item in dataclasses.fields(Options)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.splitlines()[0])
     parser.add_argument("photos", nargs="+", type=Path, help="photo files or folders")
@@ -44,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(load_specs()))
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--threads", type=int, default=None, help="inference threads")
+    add_option_flags(parser)
     args = parser.parse_args(argv)
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     spec = get_spec(args.model)
     try:
@@ -57,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for photo in find_photos(args.photos):
         started = time.perf_counter()
         try:
-            cutout = asyncio.run(pipeline.remove_background(photo.read_bytes(), session, spec))
+            cutout = asyncio.run(pipeline.remove_background(photo.read_bytes(), session, spec, options))
             png = pipeline.encode(cutout)
         except (InputError, OSError) as exc:
             failures += 1

@@ -21,6 +21,7 @@ from pyodide.ffi import to_js
 
 from app.core import pipeline
 from app.core.errors import Cancelled, InputError
+from app.core.options import Options
 from app.core.spec import DEFAULT_MODELS, load_specs
 from app.runtime.ort_web import WebSession
 
@@ -44,6 +45,7 @@ class Engine:
         self.loading: dict[str, asyncio.Task] = {}
         self.inference_lock = asyncio.Lock()
         self.latest_request = 0
+        # The newest finished cutout (kept until a newer one succeeds: it is what the page shows).
         self.last_cutout: tuple[int, pipeline.Cutout] | None = None
         self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "request": 0}
 
@@ -80,25 +82,43 @@ class Engine:
         return session
 
     # -- cutout --------------------------------------------------------------
-    async def cutout(self, request_id: int, data: bytes, model: str):
+    def _stage_reporter(self, request_id: int):
+        """on_stage for the pipeline: reports progress, cancels superseded requests."""
         self.latest_request = max(self.latest_request, request_id)
-        self.last_cutout = None
 
         def on_stage(stage: str):
             if request_id < self.latest_request:
                 raise Cancelled()
             self.progress.update(phase="work", stage=stage, request=request_id)
 
+        return on_stage
+
+    async def cutout(self, request_id: int, data: bytes, model: str, options: Options):
+        on_stage = self._stage_reporter(request_id)
         session = await self.session_for(model)
         async with self.inference_lock:
             started = time.perf_counter()
             try:
-                result = await pipeline.remove_background(data, session, session.spec, on_stage=on_stage)
+                result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
             finally:
                 self.progress.update(phase="ready", stage="")
         result.timings["total"] = time.perf_counter() - started
         self.last_cutout = (request_id, result)
         return session, result
+
+    def restyle(self, request_id: int, options: Options):
+        """The last cutout again with other options (no inference); becomes the last cutout."""
+        if self.last_cutout is None:
+            raise Cancelled()
+        on_stage = self._stage_reporter(request_id)
+        started = time.perf_counter()
+        try:
+            result = pipeline.restyle(self.last_cutout[1], options, on_stage)
+        finally:
+            self.progress.update(phase="ready", stage="")
+        result.timings["total"] = time.perf_counter() - started
+        self.last_cutout = (request_id, result)
+        return self.session, result
 
     def encode_png(self, request_id: int) -> bytes:
         if self.last_cutout is None or self.last_cutout[0] != request_id:
@@ -129,21 +149,45 @@ async def prepare(model: str = ""):
         session = await ENGINE.session_for(model)
     except Exception as exc:
         return _failure(exc)
-    return _to_js({"ok": True, **_session_info(session)})
+    return _to_js({"ok": True, "defaults": json.dumps(Options().to_dict()), **_session_info(session)})
 
 
-async def cutout(request_id, data, model: str = ""):
-    """Cut out the photo in `data` (ArrayBuffer or Uint8Array).
+def _options(options_json) -> Options:
+    """Options from the page's JSON (a bad value is an InputError the page shows)."""
+    try:
+        return Options.from_dict(json.loads(str(options_json or "{}")))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"Invalid edge settings: {exc}") from None
 
-    Returns `{request, width, height, rgba: Uint8ClampedArray, timings, ...}`.
+
+async def cutout(request_id, data, model: str = "", options_json: str = ""):
+    """Cut out the photo in `data` (ArrayBuffer or Uint8Array) with the edge
+    settings in `options_json` (`Options` fields; '' = defaults).
+
+    Returns `{ok, request, width, height, rgba: Uint8ClampedArray, timings, ...}`.
     """
     try:
-        session, result = await ENGINE.cutout(int(request_id), data.to_bytes(), str(model))
-        started = time.perf_counter()
-        pixels = _typed_array(result.image.tobytes(), js.Uint8ClampedArray)
-        result.timings["transfer"] = time.perf_counter() - started
+        options = _options(options_json)
+        session, result = await ENGINE.cutout(int(request_id), data.to_bytes(), str(model), options)
     except Exception as exc:
         return _failure(exc)
+    return _result(request_id, session, result)
+
+
+def restyle(request_id, options_json: str = ""):
+    """The last cutout post-processed again with other edge settings (no inference);
+    same reply as `cutout`."""
+    try:
+        session, result = ENGINE.restyle(int(request_id), _options(options_json))
+    except Exception as exc:
+        return _failure(exc)
+    return _result(request_id, session, result)
+
+
+def _result(request_id, session, result):
+    started = time.perf_counter()
+    pixels = _typed_array(result.image.tobytes(), js.Uint8ClampedArray)
+    result.timings["transfer"] = time.perf_counter() - started
     return _to_js(
         {
             "request": int(request_id),
@@ -186,4 +230,4 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["prepare", "cutout", "encode_png", "status"]
+__export__ = ["prepare", "cutout", "restyle", "encode_png", "status"]

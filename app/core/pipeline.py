@@ -41,6 +41,7 @@ class Cutout:
 
     image: Image.Image                 # RGBA, display orientation
     mask: np.ndarray                   # (S, S) float32 model mask in [0, 1], before upscaling
+    photo: Image.Image                 # the decoded RGB photo, for `restyle`
     timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
 
     @property
@@ -100,7 +101,16 @@ async def remove_background(
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)
     raw = await stages.run_async("inference", infer, tensor)
     rgba, mask = stages.run("postprocess", _postprocess, image, raw, options)
-    return Cutout(image=rgba, mask=mask, timings=stages.timings)
+    return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings)
+
+
+def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cutout:
+    """The same photo and model mask post-processed with other `options`: what a
+    change of edge settings costs, without decoding or inference again."""
+    options = as_options(options)
+    stages = _Stages(on_stage)
+    rgba = stages.run("postprocess", refine.refine, cutout.photo, cutout.mask, options)
+    return Cutout(image=rgba, mask=cutout.mask, photo=cutout.photo, timings=stages.timings)
 
 
 def _postprocess(image: Image.Image, raw: np.ndarray, options: Options | None):

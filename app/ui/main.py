@@ -17,6 +17,10 @@ from app.ui import text
 
 POLL_SECONDS = 0.2
 MODEL_KEY = "cutout.model"
+OPTIONS_KEY = "cutout.options"
+# The page's controls for app.core.options.Options, by field name.
+SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "keep_main_subject")
+SLIDERS = ("shift_edge", "feather")
 
 
 def element(id_):
@@ -40,6 +44,8 @@ class Page:
         self.busy = False
         self.loading_model = False
         self.last_file = None
+        self.restyle_pending = False
+        self.option_defaults = {}
         self.download_url = None
         self.shown = None          # the finished result on screen: details, timings, download
         self.boot_stage = "Starting the engine"
@@ -59,6 +65,11 @@ class Page:
         self.listen(document, "paste", self.on_paste)
         self.listen(window, "py:progress", self.on_boot_progress)
         self.listen(self.model_select, "change", self.on_model_change)
+        for name in SWITCHES + SLIDERS:
+            self.listen(element(name), "change", self.on_option_change)
+        for name in SLIDERS:
+            self.listen(element(name), "input", self.on_slider_input)
+        self.listen(element("reset-edges"), "click", self.on_reset_options)
         self.restore_model_choice()
         self.drop_zone.classList.remove("booting")
 
@@ -86,6 +97,48 @@ class Page:
     def on_boot_progress(self, event):
         if self.worker is None and event.detail:
             self.boot_stage = str(event.detail)
+
+    def on_option_change(self, event):
+        window.localStorage.setItem(OPTIONS_KEY, self.options_json())
+        asyncio.create_task(self.restyle())
+
+    def on_slider_input(self, event):
+        self.show_slider_values()
+
+    def on_reset_options(self, event):
+        self.set_options(self.option_defaults)
+        self.on_option_change(event)
+
+    def options_json(self):
+        """The edge settings as the worker's `Options` fields, in JSON."""
+        values = {name: bool(element(name).checked) for name in SWITCHES}
+        for name in SLIDERS:
+            values[name] = float(element(name).value)
+        return json.dumps(values)
+
+    def set_options(self, values):
+        for name in SWITCHES:
+            if name in values:
+                element(name).checked = bool(values[name])
+        for name in SLIDERS:
+            if name in values:
+                element(name).value = str(values[name])
+        self.show_slider_values()
+
+    def show_slider_values(self):
+        for name in SLIDERS:
+            element(name + "-value").textContent = text.format_pixels(float(element(name).value))
+
+    def restore_options(self, defaults_json):
+        """Defaults from the worker (the single source), then the user's saved choices."""
+        self.option_defaults = json.loads(defaults_json)
+        self.set_options(self.option_defaults)
+        saved = window.localStorage.getItem(OPTIONS_KEY)
+        if saved:
+            try:
+                self.set_options(json.loads(str(saved)))
+            except ValueError:
+                window.localStorage.removeItem(OPTIONS_KEY)
 
     def on_model_change(self, event):
         asyncio.create_task(self.switch_model())
@@ -140,6 +193,8 @@ class Page:
             self.say("The model could not be loaded: {}".format(info.error), error=True)
             return False
         self.model_select.value = info.model
+        if not self.option_defaults:
+            self.restore_options(info.defaults)
         self.engine.textContent = text.describe_backend(
             {"label": info.label, "threads": info.threads, "isolated": info.isolated}
         )
@@ -148,11 +203,8 @@ class Page:
         return True
 
     async def process(self, file, note=""):
-        self.last_file = file
-        self.request += 1
-        request = self.request
-        self.result.dataset.request = str(request)
-        self.start_busy(file.name)
+        """Cut out `file` with the chosen model and edge settings."""
+        request = self.begin(file.name)
         try:
             if file.type and not file.type.startswith("image/"):
                 self.say("{} is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(file.name, file.type), error=True)
@@ -160,42 +212,81 @@ class Page:
             data = await file.arrayBuffer()
             while self.worker is None:
                 await asyncio.sleep(POLL_SECONDS)
-            result = await self.worker.cutout(request, data, self.model())
-            if request != self.request:
-                return
-            if not result.ok:
-                if result.kind != "cancelled":
-                    self.say("{}: {}".format(file.name, result.error), error=True)
-                return
-            self.draw(result)
-            self.forget_shown()
-            timings = _timings(result.timings)
-            self.show_details(file.name, result, timings)
-            self.say("Preparing the PNG…")
-            encoded = await self.worker.encode_png(request)
-            if request != self.request:
-                return
-            if not encoded.ok:
-                if encoded.kind != "cancelled":
-                    self.say("The PNG could not be made: {}".format(encoded.error), error=True)
-                return
-            timings["encode"] = float(encoded.seconds)
-            timings["total"] += timings["encode"]
-            self.details.dataset.timings = json.dumps(timings)
-            self.show_details(file.name, result, timings)
-            self.offer_download(encoded.png, text.cutout_filename(file.name))
-            self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings,
-                          "url": self.download_url, "filename": text.cutout_filename(file.name)}
-            self.say(" ".join(part for part in ("Done.", note) if part))
+            result = await self.worker.cutout(request, data, self.model(), self.options_json())
+            await self.show_result(request, file.name, result, note)
+            if request == self.request and self.shown is not None:
+                self.last_file = file          # the photo on screen: settings changes redo it
         except Exception as exc:
             if request == self.request:
                 self.say("Something went wrong: {}".format(exc), error=True)
         finally:
+            self.finish(request)
+
+    async def restyle(self):
+        """The photo on screen again with the new edge settings (no second inference)."""
+        if self.last_file is None or self.worker is None:
+            return
+        if self.busy:
+            self.restyle_pending = True
+            return
+        name = self.last_file.name
+        request = self.begin(name)
+        try:
+            result = await self.worker.restyle(request, self.options_json())
+            await self.show_result(request, name, result)
+        except Exception as exc:
             if request == self.request:
-                if self.download.hidden:
-                    self.restore_shown()
-                self.end_busy()
-                self.result.dataset.done = str(request)
+                self.say("Something went wrong: {}".format(exc), error=True)
+        finally:
+            self.finish(request)
+
+    def begin(self, name):
+        """A new request: supersedes any older one; returns its number."""
+        self.request += 1
+        self.restyle_pending = False
+        self.result.dataset.request = str(self.request)
+        self.start_busy(name)
+        return self.request
+
+    def finish(self, request):
+        if request != self.request:
+            return
+        if self.download.hidden:
+            self.restore_shown()
+        self.end_busy()
+        self.result.dataset.done = str(request)
+        if self.restyle_pending:
+            asyncio.create_task(self.restyle())
+
+    async def show_result(self, request, name, result, note=""):
+        """Draw a worker result at once, then get its PNG and offer the download."""
+        if request != self.request:
+            return
+        if not result.ok:
+            if result.kind != "cancelled":
+                self.say("{}: {}".format(name, result.error), error=True)
+            return
+        self.draw(result)
+        self.forget_shown()
+        timings = _timings(result.timings)
+        self.show_details(name, result, timings)
+        self.say("Preparing the PNG…")
+        encoded = await self.worker.encode_png(request)
+        if request != self.request:
+            return
+        if not encoded.ok:
+            if encoded.kind != "cancelled":
+                self.say("The PNG could not be made: {}".format(encoded.error), error=True)
+            return
+        timings["encode"] = float(encoded.seconds)
+        timings["total"] += timings["encode"]
+        self.details.dataset.timings = json.dumps(timings)
+        self.show_details(name, result, timings)
+        filename = text.cutout_filename(name)
+        self.offer_download(encoded.png, filename)
+        self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings,
+                      "url": self.download_url, "filename": filename}
+        self.say(" ".join(part for part in ("Done.", note) if part))
 
     async def poll(self):
         """Mirror the worker's progress into the live region while work is going on."""

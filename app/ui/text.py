@@ -38,6 +38,14 @@ def format_bytes(count):
             return "{:.1f} {}".format(count, unit)
 
 
+def format_pixels(value):
+    """Slider read-out: `0 px`, `+1.5 px`, `-2 px`."""
+    if value == 0:
+        return "0 px"
+    shown = "{:.1f}".format(value).replace(".0", "")
+    return ("+" if value > 0 else "") + shown + " px"
+
+
 def stage_label(stage):
     return STAGE_LABELS.get(stage, stage)
 

@@ -79,14 +79,18 @@ class AppPage:
         return json.loads(raw) if raw else {}
 
     # -- actions -------------------------------------------------------------
+    def mark(self):
+        """Remember the page's request count: `wait_result` waits for a newer one to finish."""
+        self.picked_after = int(self.page.locator("#result").get_attribute("data-request") or 0)
+
     def pick(self, path: Path | str):
         """Choose `path` in the file input; `wait_result` then waits for this pick."""
-        self.picked_after = int(self.page.locator("#result").get_attribute("data-request") or 0)
+        self.mark()
         self.page.set_input_files("#file-input", str(path))
 
     def deliver(self, how: str, name: str, mime: str, data: bytes):
         """Drop a file on the drop zone, or paste it, through a real DataTransfer."""
-        self.picked_after = int(self.page.locator("#result").get_attribute("data-request") or 0)
+        self.mark()
         self.page.evaluate(
             """([how, name, mime, bytes]) => {
                 const transfer = new DataTransfer();
@@ -131,10 +135,13 @@ class AppPage:
         image.load()
         return image
 
-    def choose_model(self, name: str):
-        """Open Settings (as a person would) and pick the model."""
+    def open_settings(self):
         if not self.page.locator("#settings").evaluate("details => details.open"):
             self.page.get_by_text("Settings", exact=True).click()
+
+    def choose_model(self, name: str):
+        """Open Settings (as a person would) and pick the model."""
+        self.open_settings()
         self.page.get_by_label("Model").select_option(name)
 
     def log(self) -> str:

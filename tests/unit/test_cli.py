@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 import app.__main__ as cli
+from app.core.options import Options
 from app.core.errors import InputError
 from app.core.preprocess import decode
 from app.core.spec import get_spec
@@ -116,7 +117,8 @@ def test_main_cuts_out_folder_and_reports_bad_file(fake_session, photo_folder, t
     photos' sizes with a non-constant alpha, the broken file reported on stderr, exit 1.
     """
     out = tmp_path / "out" / "deeper"                 # created by the command
-    status = cli.main([str(photo_folder), "--out", str(out)])
+    plain = ["--no-refine-edges", "--no-decontaminate", "--no-remove-specks"]   # exact answer
+    status = cli.main([str(photo_folder), "--out", str(out), *plain])
     captured = capsys.readouterr()
     assert status == 1
     assert sorted(p.name for p in out.iterdir()) == ["first-cutout.png", "second-cutout.png"]
@@ -239,3 +241,28 @@ def test_main_with_real_model_on_devset_photo(tmp_path, capsys):
     assert alpha[truth > 0.99].mean() > 0.6
     assert np.abs(alpha - truth).mean() < 0.2
     assert alpha[:100, :100].max() < 0.05                  # the top-left corner is background
+
+
+def test_edge_flags_reach_the_pipeline(fake_session, monkeypatch, tmp_path):
+    """Each Options field has a flag; their values reach remove_background as Options."""
+    seen = []
+    real = cli.pipeline.remove_background
+
+    async def spy(photo, infer, spec, options=None, on_stage=None):
+        seen.append(options)
+        return await real(photo, infer, spec, options, on_stage)
+
+    monkeypatch.setattr(cli.pipeline, "remove_background", spy)
+    photo = tmp_path / "p.png"
+    photo.write_bytes(encode(gradient_photo(16, 12), "PNG"))
+    args = ["--no-decontaminate", "--keep-main-subject", "--shift-edge", "-1.5", "--feather", "2"]
+    assert cli.main([str(photo), "--out", str(tmp_path / "o"), *args]) == 0
+    assert seen == [Options(decontaminate=False, keep_main_subject=True, shift_edge=-1.5, feather=2.0)]
+
+
+def test_out_of_range_edge_flag_is_a_usage_error(tmp_path, capsys):
+    """A value Options refuses is reported like any bad argument (exit 2), before any work."""
+    with pytest.raises(SystemExit) as caught:
+        cli.main([str(tmp_path), "--out", str(tmp_path / "o"), "--feather", "-3"])
+    assert caught.value.code == 2
+    assert "feather must be between 0 and" in capsys.readouterr().err

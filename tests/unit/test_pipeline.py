@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from app.core import pipeline
+from app.core.options import Options
 from app.core.errors import Cancelled, InputError
 from app.core.spec import get_spec
 from tests.helpers import BLUE, RED, assert_image_equal, encode, gradient_photo, grid_image
@@ -32,8 +33,13 @@ class FakeInfer:
         return tensor[:, :1].copy()
 
 
-def run(photo, infer=None, on_stage=None) -> pipeline.Cutout:
-    return asyncio.run(pipeline.remove_background(photo, infer or FakeInfer(), SPEC, None, on_stage))
+# Orchestration is tested with plain post-processing (upscale + compose), whose
+# answer is exact; refinement has its own tests (test_refine.py and friends).
+PLAIN = Options(refine_edges=False, decontaminate=False, remove_specks=False)
+
+
+def run(photo, infer=None, on_stage=None, options=PLAIN) -> pipeline.Cutout:
+    return asyncio.run(pipeline.remove_background(photo, infer or FakeInfer(), SPEC, options, on_stage))
 
 
 def red_left_blue_right(width: int = 40, height: int = 30) -> Image.Image:

@@ -70,3 +70,9 @@ def test_backend_line_explains_single_thread():
     )
     single = text.describe_backend({"label": "X", "threads": 1, "isolated": False})
     assert single == "X · WebAssembly, 1 thread (single-threaded: this page is not cross-origin isolated)"
+
+
+@pytest.mark.parametrize("value, expected", [(0, "0 px"), (0.0, "0 px"), (1.5, "+1.5 px"), (-2, "-2 px"), (10.0, "+10 px")])
+def test_slider_readout(value, expected):
+    """Edge sliders read out signed pixels without a useless `.0`."""
+    assert text.format_pixels(value) == expected
