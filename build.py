@@ -245,12 +245,14 @@ class UrlSource:
 
     def fetch(self, filename: str) -> bytes:
         # urlopen's timeout does not cover name resolution, so wait in a daemon thread.
+        # The socket gets the long read timeout: the first answer is timed by the wait
+        # below alone (the same timeout in both places made the reported reason a race).
         result: dict = {}
         answered = threading.Event()
 
         def run():
             try:
-                with urllib.request.urlopen(self.base_url + filename, timeout=self.timeout) as response:
+                with urllib.request.urlopen(self.base_url + filename, timeout=self.read_timeout) as response:
                     answered.set()
                     result["data"] = response.read()
             except Exception as e:  # noqa: BLE001 - reported below
