@@ -40,9 +40,9 @@ def test_boot_shows_real_progress_then_names_the_engine(app):
     downloads = [line for line in log if line.startswith("Downloading the model:")]
     assert downloads, f"no model download progress shown; status lines: {log}"
     assert downloads[-1].endswith("(100%)"), downloads[-1]
-    assert " of 44.3 MB " in downloads[0], downloads[0]
+    assert " of 88.2 MB " in downloads[0], downloads[0]
     engine = app.page.locator("#engine").text_content()
-    assert "ISNet, 8-bit" in engine and "WebAssembly, 2 threads" in engine, engine
+    assert "ISNet, 16-bit" in engine and "WebAssembly, 2 threads" in engine, engine
     assert app.page.evaluate("crossOriginIsolated") is True
     assert app.status.startswith("Ready."), app.status
 
@@ -132,6 +132,30 @@ def test_dropping_or_pasting_a_photo_works_like_picking(app, tmp_path, how, name
     cutout = app.cutout_after_pick(tmp_path / "delivered.png")
     assert app.last_download_name == name.rsplit(".", 1)[0] + "-cutout.png"
     assert cutout.mode == "RGBA" and cutout.size == source.size
+
+
+def test_edge_settings_redo_the_cutout_without_inference(app, tmp_path):
+    """Moving "Shift edge" inwards redoes the photo on screen from its stored mask
+    (no second inference): same photo, fewer opaque pixels, and the setting is remembered."""
+    before = app.cutout(photo("objects/sod_12003.jpg"), tmp_path / "before.png")
+    app.open_settings()
+    app.mark()
+    app.page.get_by_label("Shift edge").fill("-6")
+    after = app.cutout_after_pick(tmp_path / "after.png")
+    assert app.last_download_name == "sod_12003-cutout.png"
+    assert after.size == before.size
+    timings = app.timings()
+    assert "postprocess" in timings and "inference" not in timings, timings
+    opaque_before = (np.asarray(before.getchannel("A")) > 127).sum()
+    opaque_after = (np.asarray(after.getchannel("A")) > 127).sum()
+    assert opaque_after < 0.97 * opaque_before, (opaque_before, opaque_after)
+    assert app.page.locator("#shift_edge-value").text_content() == "-6 px"
+    saved = app.page.evaluate("JSON.parse(localStorage.getItem('cutout.options'))")
+    assert saved["shift_edge"] == -6
+    app.mark()
+    app.page.get_by_role("button", name="Reset edges").click()
+    app.cutout_after_pick(tmp_path / "reset.png")
+    assert app.page.evaluate("JSON.parse(localStorage.getItem('cutout.options'))")["shift_edge"] == 0
 
 
 def test_the_ui_thread_is_never_blocked_for_long(app):

@@ -86,18 +86,19 @@ def check_parity(app, relatives, model, tmp_path):
         assert mae < 1 / 255 and iou > 0.99, (path.name, mae, iou)
 
 
-def test_8bit_model_matches_the_command_line(app, tmp_path):
-    """isnet-uint8 (the WebAssembly default) in the page vs `python -m app --model isnet-uint8`."""
-    check_parity(app, UINT8_PHOTOS, "isnet-uint8", tmp_path)
-
-
 def test_16bit_model_matches_the_command_line(app, tmp_path):
-    """Switching to isnet-fp16 in Settings loads it; its cutout matches `python -m app`."""
-    app.choose_model("isnet-fp16")
-    app.page.wait_for_function(
-        "document.querySelector('#engine').textContent.includes('16-bit')", timeout=180_000
-    )
+    """isnet-fp16 (the default) in the page vs `python -m app --model isnet-fp16`."""
+    assert "16-bit" in app.page.locator("#engine").text_content()
     check_parity(app, FP16_PHOTOS, "isnet-fp16", tmp_path)
+
+
+def test_8bit_model_matches_the_command_line(app, tmp_path):
+    """Switching to isnet-uint8 in Settings loads it; its cutouts match `python -m app`."""
+    app.choose_model("isnet-uint8")
+    app.page.wait_for_function(
+        "document.querySelector('#engine').textContent.includes('8-bit')", timeout=180_000
+    )
+    check_parity(app, UINT8_PHOTOS, "isnet-uint8", tmp_path)
 
 
 def test_jpeg_decoding_differs_by_at_most_one_level(app, tmp_path):
