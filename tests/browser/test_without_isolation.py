@@ -1,0 +1,54 @@
+"""A static host that cannot send the cross-origin isolation headers: no
+SharedArrayBuffer, so no WebAssembly threads. The app must still work,
+single-threaded, and say why it is slower.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.browser.app_page import AppPage
+from tests.browser.photos import displayed, photo
+from tests.conftest import load_build_module
+
+pytestmark = pytest.mark.browser
+
+
+class PlainHandler(http.server.SimpleHTTPRequestHandler):
+    """Right MIME types, no isolation headers."""
+
+    def guess_type(self, path):
+        return load_build_module().MIME_TYPES.get(Path(str(path)).suffix.lower()) or super().guess_type(path)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
+
+
+@pytest.fixture(scope="module")
+def plain_url(site):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(PlainHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://localhost:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_without_isolation_the_app_works_single_threaded(browser, plain_url, tmp_path):
+    """Not cross-origin isolated: the engine says it runs one thread and why, and a
+    photo is still cut out and downloadable, with every request on the origin."""
+    app = AppPage(browser, plain_url)
+    try:
+        app.wait_ready()
+        assert app.page.evaluate("crossOriginIsolated") is False
+        engine = app.page.locator("#engine").text_content()
+        assert "WebAssembly, 1 thread (single-threaded: this page is not cross-origin isolated)" in engine
+        source = photo("animals/sod_108041.jpg")
+        cutout = app.cutout(source, tmp_path / "cutout.png")
+        assert cutout.mode == "RGBA" and cutout.size == displayed(source).size
+        assert app.foreign_requests() == []
+    finally:
+        app.close()
