@@ -1,31 +1,38 @@
 """Alpha and foreground colour from the photo, in the band around the model's edge.
 
 The model's mask knows *what* the subject is but draws hair and fur too opaque
-and too smooth. Near its edge we re-estimate alpha from the compositing equation
-I = alpha F + (1 - alpha) B:
+and too smooth, and leaves a faint haze of alpha over the whole background and
+a faint doubt over the whole subject. Near its edge we re-estimate alpha from
+the compositing equation I = alpha F + (1 - alpha) B; elsewhere we trust it, crisply:
 
 1. `trimap`: sure foreground / sure background from the mask, and the band to
    solve: pixels within a few percent of the image size of the mask's 0.5
    contour that are neither sure.
-2. `local_colour`: F and B at every pixel, as the mean colour of nearby sure
-   foreground (background) pixels (normalised blur at growing scales).
+2. `local_colour_at`: F and B at the band's pixels, as the mean colour of nearby
+   sure foreground (background) pixels (block means at growing scales, sampled
+   bilinearly at the band pixels only).
 3. `solve_alpha`: per pixel, the alpha that best explains I on the line from B
    to F, pulled towards the model's alpha by a prior whose weight grows where
    the colours do not fit that line (textured or look-alike backgrounds), so
-   the colour wins on hair against a sky and the model wins on clutter.
+   the colour wins on hair against a sky and the model wins on clutter. Outside
+   the band the model's alpha is `crisp`: its haze below CRISP_LOW is 0, its
+   doubt above CRISP_HIGH is 1 (the edge band stays where it was).
 4. `guided_coefficients`: a colour guided filter (He et al.) of the result; its
    linear coefficients, upsampled, carry the matte to full resolution
    ("fast guided filter").
-5. `foreground_estimates`: blur-fusion foreground / background estimates
+5. `foreground_planes`: blur-fusion foreground / background estimates
    (Germer et al., "Fast multi-level foreground estimation", ICPR 2020), used at
    full resolution as F = F^ + alpha (I - alpha F^ - (1 - alpha) B^).
 
-All arrays are float32 at the working resolution: I (H, W, 3) in [0, 1],
-alpha (H, W) in [0, 1]. Imports: NumPy, Pillow, `app.core` only.
+Colour images travel as *planes*: a list of three contiguous (H, W) float32
+arrays in [0, 1] (`planes_of` makes them from an (H, W, 3) array; every public
+function takes either). Alpha is (H, W) float32 in [0, 1]. All at the working
+resolution. Imports: NumPy, Pillow, `app.core` only.
 """
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from .filters import F32, blur, box, dilate, erode
 
@@ -36,12 +43,62 @@ UNSURE_BAND = 0.05                   # ...and unsure pixels (between SURE_LOW an
 SOFT_BLOCK = 8                       # neighbourhood for `softness`, pixels
 CRISP = 1.0                          # extra prior weight where the model's edge is crisp
 CRISP_LEVEL = 0.4                    # softness at which the extra weight is gone
+CRISP_LOW, CRISP_HIGH = 0.1, 0.9     # outside the band, model alpha is stretched from this range to [0, 1]
 SNAP = 0.03                          # solved alpha within this of 0 or 1 snaps there
 COLOUR_BLOCKS = (8, 32, 128)         # scales of the local colour means, pixels
 PRIOR = 0.01                         # weight of the model's alpha (squared colour distance units)
 MISFIT = 30.0                        # extra prior weight per unit of squared colour misfit
 GUIDE_RADIUS = 2                     # guided filter window radius, working pixels
 GUIDE_EPS = 1e-4                     # guided filter regulariser
+
+
+def planes_of(image) -> list[np.ndarray]:
+    """Three contiguous (H, W) float32 planes from an (H, W, 3) array (or planes as they are)."""
+    if isinstance(image, (list, tuple)):
+        return [np.asarray(p, dtype=F32) for p in image]
+    image = np.asarray(image, dtype=F32)
+    return [np.ascontiguousarray(image[..., c]) for c in range(image.shape[2])]
+
+
+def block_means(values: np.ndarray, block: int) -> np.ndarray:
+    """Means of `block` x `block` blocks (Pillow `reduce`): shape ceil(H / block), ceil(W / block)."""
+    image = Image.fromarray(np.ascontiguousarray(values, dtype=F32), mode="F")
+    return np.asarray(image.reduce(block)) if block > 1 else np.asarray(image)
+
+
+class Sampler:
+    """Bilinear samples of grids of one shape at given pixels of a finer image.
+
+    Grid cell centres sit at (i + 0.5) * scale - 0.5 in image pixels (as for a
+    Pillow resize of the grid to the image, and for `blur`'s block means); the
+    taps are clamped at the grid's border. One Sampler serves many grids.
+    """
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
+                 scale_y: float, scale_x: float):
+        height, width = shape
+        y0, y1, wy = self._taps(rows, height, scale_y)
+        x0, x1, wx = self._taps(cols, width, scale_x)
+        self.index = (y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1)
+        uy, ux = 1 - wy, 1 - wx
+        self.weight = (uy * ux, uy * wx, wy * ux, wy * wx)
+
+    @staticmethod
+    def _taps(pixels, size, scale):
+        coord = (pixels.astype(F32) + F32(0.5)) * F32(1 / scale) - F32(0.5)
+        np.clip(coord, 0, size - 1, out=coord)
+        low = coord.astype(np.intp)            # floor: coord >= 0
+        high = np.minimum(low + 1, size - 1)
+        return low, high, coord - low.astype(F32)
+
+    def __call__(self, grid: np.ndarray) -> np.ndarray:
+        flat = grid.reshape(-1)
+        (i0, i1, i2, i3), (w0, w1, w2, w3) = self.index, self.weight
+        out = flat[i0] * w0
+        out += flat[i1] * w1
+        out += flat[i2] * w2
+        out += flat[i3] * w3
+        return out
 
 
 def trimap(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,6 +125,12 @@ def trimap(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fg, bg, band
 
 
+def crisp(alpha: np.ndarray) -> np.ndarray:
+    """The model's alpha without its haze and doubt: [CRISP_LOW, CRISP_HIGH] stretched to [0, 1]."""
+    scale = F32(1 / (CRISP_HIGH - CRISP_LOW))
+    return np.clip((alpha - F32(CRISP_LOW)) * scale, 0, 1).astype(F32)
+
+
 def softness(alpha: np.ndarray, block: int = SOFT_BLOCK) -> np.ndarray:
     """How much of the neighbourhood the model left unsure, in [0, 1]: about 0.1 along
     a crisp edge, well above on hair and fur."""
@@ -75,33 +138,50 @@ def softness(alpha: np.ndarray, block: int = SOFT_BLOCK) -> np.ndarray:
     return np.clip(blur(unsure, block), 0, 1)
 
 
-def local_colour(image: np.ndarray, weight: np.ndarray, blocks=COLOUR_BLOCKS) -> np.ndarray:
-    """Weighted mean colour around every pixel.
+def local_colour(image, weight: np.ndarray, blocks=COLOUR_BLOCKS) -> np.ndarray:
+    """Weighted mean colour around every pixel, (H, W, 3); see `local_colour_at`."""
+    height, width = weight.shape
+    rows, cols = np.divmod(np.arange(height * width), width)
+    return local_colour_at(image, weight, rows, cols, blocks).reshape(height, width, 3)
+
+
+def local_colour_at(image, weight: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                    blocks=COLOUR_BLOCKS) -> np.ndarray:
+    """Weighted mean colour around the pixels (rows, cols): (N, 3).
 
     From the coarsest scale to the finest, each scale's mean replaces the coarser
     estimate in proportion to how much weight it saw (full trust from a tenth of
     its window), so the result is as local as the data allows and has no seams.
+    Only the block means are computed over the whole image.
     """
-    weight = weight.astype(F32)
-    weighted = image * weight[..., None]
+    planes = planes_of(image)
+    weight = np.asarray(weight, dtype=F32)
+    weighted = [p * weight for p in planes]
     total = max(float(weight.sum()), 1e-6)
-    out = np.broadcast_to(weighted.reshape(-1, 3).sum(0) / F32(total), image.shape).astype(F32)
+    out = np.empty((len(rows), 3), F32)
+    out[:] = np.array([float(w.sum()) / total for w in weighted], F32)
     for block in sorted(blocks, reverse=True):
-        seen = blur(weight, block)
-        mean = blur(weighted, block) / np.maximum(seen, F32(1e-6))[..., None]
-        trust = np.clip(seen * F32(10), 0, 1)[..., None]
-        out = out + trust * (mean - out)
+        grid = block_means(weight, block)
+        sample = Sampler(rows, cols, grid.shape, block, block)
+        seen = sample(grid)
+        trust = np.clip(seen * F32(10), 0, 1)
+        inverse = F32(1) / np.maximum(seen, F32(1e-6))
+        for c, plane in enumerate(weighted):
+            mean = sample(block_means(plane, block)) * inverse
+            out[:, c] += trust * (mean - out[:, c])
     return out
 
 
 def solve_alpha(image, model_alpha, fg, bg, band) -> np.ndarray:
-    """Alpha in the band from the colours, elsewhere the model's (see the module doc)."""
+    """Alpha in the band from the colours, elsewhere the model's made `crisp` (see the module doc)."""
+    alpha = crisp(model_alpha)
     if not band.any():
-        return model_alpha
+        return alpha
+    planes = planes_of(image)
     rows, cols = np.nonzero(band)
-    fore = local_colour(image, fg)[rows, cols]
-    back = local_colour(image, bg)[rows, cols]
-    pixel = image[rows, cols]
+    fore = local_colour_at(planes, fg, rows, cols)
+    back = local_colour_at(planes, bg, rows, cols)
+    pixel = np.stack([p[rows, cols] for p in planes], axis=1)
     prior = model_alpha[rows, cols]
     line = fore - back
     length2 = (line * line).sum(1)
@@ -110,9 +190,10 @@ def solve_alpha(image, model_alpha, fg, bg, band) -> np.ndarray:
     misfit = pixel - back - projected[:, None] * line
     weight = F32(PRIOR) + F32(MISFIT) * (misfit * misfit).sum(1)
     if CRISP:
-        crisp = np.clip(1 - softness(model_alpha)[rows, cols] / F32(CRISP_LEVEL), 0, 1)
-        weight = weight + F32(CRISP) * crisp
-    alpha = model_alpha.copy()
+        unsure = ((model_alpha > SURE_LOW) & (model_alpha < SURE_HIGH)).astype(F32)
+        grid = block_means(unsure, SOFT_BLOCK)
+        soft = np.clip(Sampler(rows, cols, grid.shape, SOFT_BLOCK, SOFT_BLOCK)(grid), 0, 1)
+        weight = weight + F32(CRISP) * np.clip(1 - soft / F32(CRISP_LEVEL), 0, 1)
     solved = (offset + weight * prior) / (length2 + weight)
     if SNAP:
         solved = (solved - F32(SNAP)) / F32(1 - 2 * SNAP)
@@ -121,21 +202,21 @@ def solve_alpha(image, model_alpha, fg, bg, band) -> np.ndarray:
 
 
 def guided_coefficients(image, alpha, radius=GUIDE_RADIUS, eps=GUIDE_EPS):
-    """Colour guided filter of `alpha` by `image`: (a (H, W, 3), b (H, W)), output = a.I + b."""
-    mean_i = box(image, radius)
+    """Colour guided filter of `alpha` by `image`: (a: three (H, W) planes, b (H, W)),
+    output = a . I + b."""
+    r, g, b = planes_of(image)
+    mr, mg, mb = (box(p, radius) for p in (r, g, b))
     mean_p = box(alpha, radius)
-    cov_ip = box(image * alpha[..., None], radius) - mean_i * mean_p[..., None]
-    r, g, b = image[..., 0], image[..., 1], image[..., 2]
-    products = np.stack([r * r, r * g, r * b, g * g, g * b, b * b], axis=-1)
-    m = box(products, radius)
-    mr, mg, mb = mean_i[..., 0], mean_i[..., 1], mean_i[..., 2]
+    cr = box(r * alpha, radius) - mr * mean_p
+    cg = box(g * alpha, radius) - mg * mean_p
+    cb = box(b * alpha, radius) - mb * mean_p
     eps = F32(eps)
-    rr = m[..., 0] - mr * mr + eps
-    rg = m[..., 1] - mr * mg
-    rb = m[..., 2] - mr * mb
-    gg = m[..., 3] - mg * mg + eps
-    gb = m[..., 4] - mg * mb
-    bb = m[..., 5] - mb * mb + eps
+    rr = box(r * r, radius) - mr * mr + eps
+    rg = box(r * g, radius) - mr * mg
+    rb = box(r * b, radius) - mr * mb
+    gg = box(g * g, radius) - mg * mg + eps
+    gb = box(g * b, radius) - mg * mb
+    bb = box(b * b, radius) - mb * mb + eps
     # Inverse of the symmetric 3x3 covariance by cofactors.
     irr = gg * bb - gb * gb
     irg = gb * rb - rg * bb
@@ -143,42 +224,49 @@ def guided_coefficients(image, alpha, radius=GUIDE_RADIUS, eps=GUIDE_EPS):
     igg = rr * bb - rb * rb
     igb = rb * rg - rr * gb
     ibb = rr * gg - rg * rg
-    det = rr * irr + rg * irg + rb * irb
-    cr, cg, cb = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
-    a = np.stack([
-        (irr * cr + irg * cg + irb * cb) / det,
-        (irg * cr + igg * cg + igb * cb) / det,
-        (irb * cr + igb * cg + ibb * cb) / det,
-    ], axis=-1)
-    offset = mean_p - (a * mean_i).sum(-1)
-    return box(a, radius), box(offset, radius)
+    inverse_det = F32(1) / (rr * irr + rg * irg + rb * irb)
+    ar = (irr * cr + irg * cg + irb * cb) * inverse_det
+    ag = (irg * cr + igg * cg + igb * cb) * inverse_det
+    ab = (irb * cr + igb * cg + ibb * cb) * inverse_det
+    offset = mean_p - ar * mr - ag * mg - ab * mb
+    return [box(ar, radius), box(ag, radius), box(ab, radius)], box(offset, radius)
 
 
 def apply_coefficients(image, a, b) -> np.ndarray:
-    """a.I + b, clipped to [0, 1]."""
-    out = image[..., 0] * a[..., 0] + b
-    out += image[..., 1] * a[..., 1]
-    out += image[..., 2] * a[..., 2]
+    """a . I + b, clipped to [0, 1] (image and a as planes or (..., 3) arrays)."""
+    image, a = planes_of(image), planes_of(a)
+    out = image[0] * a[0] + b
+    out += image[1] * a[1]
+    out += image[2] * a[2]
     return np.clip(out, 0, 1, out=out)
 
 
-def foreground_estimates(image, alpha, blocks=(32, 8, 4)):
-    """Blur-fusion estimates (F^, B^) of foreground and background colour.
+def foreground_planes(image, alpha, blocks=(32, 8, 4)) -> tuple[list, list]:
+    """Blur-fusion estimates (F^, B^) of foreground and background colour, as planes.
 
     Germer et al.'s passes from coarse to fine, with the blur weights sharpened to
     alpha^4 and (1 - alpha)^4 so that mixed pixels barely count (on a soft disc
     this cuts the colour error about fourfold). The caller combines the estimates
     with the photo at any resolution: F = F^ + alpha (I - alpha F^ - (1 - alpha) B^).
     """
-    a = alpha[..., None]
+    planes = planes_of(image)
+    alpha = np.asarray(alpha, dtype=F32)
     fore_weight = np.square(np.square(alpha))
     back_weight = np.square(np.square(1 - alpha))
-    fore_norm = [blur(fore_weight, block)[..., None] + F32(1e-5) for block in blocks]
-    back_norm = [blur(back_weight, block)[..., None] + F32(1e-5) for block in blocks]
-    fore, back = image, image
-    for block, fn, bn in zip(blocks, fore_norm, back_norm):
-        fore_hat = blur(fore * fore_weight[..., None], block) / fn
-        back_hat = blur(back * back_weight[..., None], block) / bn
-        fore = np.clip(fore_hat + a * (image - a * fore_hat - (1 - a) * back_hat), 0, 1)
+    fore, back = planes, planes
+    beta = 1 - alpha
+    for block in blocks:
+        fore_norm = F32(1) / (blur(fore_weight, block) + F32(1e-5))
+        back_norm = F32(1) / (blur(back_weight, block) + F32(1e-5))
+        fore_hat = [blur(f * fore_weight, block) * fore_norm for f in fore]
+        back_hat = [blur(b * back_weight, block) * back_norm for b in back]
+        fore = [np.clip(fh + alpha * (i - alpha * fh - beta * bh), 0, 1)
+                for fh, bh, i in zip(fore_hat, back_hat, planes)]
         back = back_hat
-    return np.clip(fore_hat, 0, 1), np.clip(back_hat, 0, 1)
+    return [np.clip(f, 0, 1) for f in fore_hat], [np.clip(b, 0, 1) for b in back_hat]
+
+
+def foreground_estimates(image, alpha, blocks=(32, 8, 4)):
+    """`foreground_planes` as two (H, W, 3) arrays."""
+    fore, back = foreground_planes(image, alpha, blocks)
+    return np.stack(fore, axis=-1), np.stack(back, axis=-1)

@@ -128,12 +128,12 @@ def test_opaque_pixels_keep_the_photo_colour():
     assert np.abs(out[opaque][:, :3].astype(int) - np.asarray(photo)[opaque].astype(int)).max() <= 1
 
 
-def test_large_photo_goes_through_tiles_and_matches_a_small_one(monkeypatch):
+def test_large_photo_goes_through_chunks_and_matches_a_small_one(monkeypatch):
     """A photo above the working resolution is refined at the working size and carried
-    to full size tile by tile: same picture as refining the small photo, upscaled,
+    to full size chunk by chunk of edge pixels: same picture as refining the small photo, upscaled,
     but with a sharper edge (the guided coefficients follow the full-res photo)."""
     monkeypatch.setattr(refine, "WORK_SIDE", 128)
-    monkeypatch.setattr(refine, "TILE", 16)
+    monkeypatch.setattr(refine, "CHUNK", 1000)
     truth = disc_alpha((384, 384), 110, 3)
     photo = to_image(composite(truth))
     mask = np.asarray(Image.fromarray(model_guess(truth), "F").resize((64, 64), Image.Resampling.BILINEAR))
