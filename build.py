@@ -833,8 +833,19 @@ def test(pytest_args: list[str], use_cdn: bool) -> int:
         raise BuildError(f"{CHROMIUM} is still missing after installing Debian's chromium")
     python = ensure_venv()
     build(ROOT, use_cdn)
-    log("$ .venv/bin/python -m pytest tests " + " ".join(pytest_args))
-    return subprocess.call([str(python), "-m", "pytest", "tests", *pytest_args], cwd=ROOT)
+    command = [str(python), "-m", "pytest", *pytest_command_args(pytest_args)]
+    log("$ " + " ".join(command[2:]))
+    return subprocess.call(command, cwd=ROOT)
+
+
+# The fast CPython tier first, so a broken core fails in seconds, then the browser.
+DEFAULT_TEST_PATHS = ("tests/unit", "tests/browser")
+
+
+def pytest_command_args(pytest_args: list[str]) -> list[str]:
+    """pytest's arguments: the default test paths unless the caller named some."""
+    names_paths = any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in pytest_args)
+    return list(pytest_args) if names_paths else [*DEFAULT_TEST_PATHS, *pytest_args]
 
 
 # --------------------------------------------------------------------------------------

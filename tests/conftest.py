@@ -1,8 +1,7 @@
 """Shared fixtures: repository paths, the built site served cross-origin
 isolated, and Debian's Chromium driven by Playwright (never a downloaded browser).
 
-Browser fixtures are only set up by tests that ask for them, so the CPython unit
-tests stay fast.
+The browser fixtures live in tests/browser/conftest.py.
 """
 from __future__ import annotations
 
@@ -59,23 +58,6 @@ def site() -> Path:
 def server_url(site):
     with load_build_module().serving(site) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def playwright_instance():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        yield playwright
-
-
-@pytest.fixture(scope="session")
-def browser(playwright_instance):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `python3 build.py test` installs Debian's chromium")
-    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,7 @@ class Page:
 
     def on_pick(self, event):
         self.take_files(self.file_input.files)
+        self.file_input.value = ""      # so that choosing the same file again is seen too
 
     def on_drag_over(self, event):
         event.preventDefault()

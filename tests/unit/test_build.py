@@ -328,3 +328,12 @@ def test_start_server_picks_a_free_port_and_stops(tmp_path):
         for server in (first, second):
             server.shutdown()
             server.server_close()
+
+
+def test_test_command_runs_unit_then_browser_unless_paths_are_given():
+    """`build.py test` runs tests/unit before tests/browser; named paths replace both,
+    while options and their values (`-m "not model"`, `-k name`) keep the defaults."""
+    assert build.pytest_command_args([]) == ["tests/unit", "tests/browser"]
+    assert build.pytest_command_args(["-m", "not model", "-x"]) == ["tests/unit", "tests/browser", "-m", "not model", "-x"]
+    assert build.pytest_command_args(["tests/unit", "-m", "not model"]) == ["tests/unit", "-m", "not model"]
+    assert build.pytest_command_args(["tests/unit/test_build.py::test_zip"]) == ["tests/unit/test_build.py::test_zip"]
