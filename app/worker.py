@@ -95,8 +95,9 @@ class Engine:
 
     async def cutout(self, request_id: int, data: bytes, model: str, options: Options):
         on_stage = self._stage_reporter(request_id)
-        session = await self.session_for(model)
         async with self.inference_lock:
+            # Inside the lock: a model switched meanwhile has released the old session.
+            session = await self.session_for(model)
             started = time.perf_counter()
             try:
                 result = await pipeline.remove_background(data, session, session.spec, options, on_stage)

@@ -47,7 +47,7 @@ class Page:
         self.restyle_pending = False
         self.option_defaults = {}
         self.download_url = None
-        self.shown = None          # the finished result on screen: details, timings, download
+        self.shown = None          # details and timings of the finished result on screen
         self.boot_stage = "Starting the engine"
         self._proxies = []
 
@@ -285,8 +285,7 @@ class Page:
         self.show_details(name, result, timings)
         filename = text.cutout_filename(name)
         self.offer_download(encoded.png, filename)
-        self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings,
-                      "url": self.download_url, "filename": filename}
+        self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings}
         self.say(" ".join(part for part in ("Done.", note) if part))
 
     async def poll(self):
@@ -298,6 +297,8 @@ class Page:
                 line = self.boot_stage + "…"
             elif self.busy or self.loading_model:
                 status = json.loads(await self.worker.status())
+                if not (self.busy or self.loading_model):
+                    continue        # finished meanwhile: never overwrite "Done." or an error
                 line = text.describe_progress(status)
                 self.show_meter(status)
             if line and line != last:
