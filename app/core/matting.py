@@ -17,9 +17,10 @@ the compositing equation I = alpha F + (1 - alpha) B; elsewhere we trust it, cri
    the colour wins on hair against a sky and the model wins on clutter. Outside
    the band the model's alpha is `crisp`: its haze below CRISP_LOW is 0, its
    doubt above CRISP_HIGH is 1 (the edge band stays where it was).
-4. `guided_coefficients`: a colour guided filter (He et al.) of the result; its
-   linear coefficients, upsampled, carry the matte to full resolution
-   ("fast guided filter").
+4. `matte`: a colour guided filter (He et al.) of the result smooths it along the
+   photo's colour lines where the colours explained the band well, the crisp model
+   alpha elsewhere; its linear coefficients, upsampled, carry the matte to full
+   resolution ("fast guided filter"; `guided_coefficients`).
 5. `foreground_planes`: blur-fusion foreground / background estimates
    (Germer et al., "Fast multi-level foreground estimation", ICPR 2020), used at
    full resolution as F = F^ + alpha (I - alpha F^ - (1 - alpha) B^).
@@ -40,6 +41,7 @@ SURE_LOW, SURE_HIGH = 0.05, 0.95     # model alpha beyond these is sure backgrou
 SURE_MARGIN = 0.0025                 # sure regions shrink by this fraction of the long side
 BAND = 0.01                          # every pixel this close to the 0.5 contour is solved
 UNSURE_BAND = 0.05                   # ...and unsure pixels (between SURE_LOW and SURE_HIGH) this close
+MIN_BAND = 4                         # bands are at least this wide, pixels
 SOFT_BLOCK = 8                       # neighbourhood for `softness`, pixels
 CRISP = 1.0                          # extra prior weight where the model's edge is crisp
 CRISP_LEVEL = 0.4                    # softness at which the extra weight is gone
@@ -50,6 +52,10 @@ PRIOR = 0.01                         # weight of the model's alpha (squared colo
 MISFIT = 30.0                        # extra prior weight per unit of squared colour misfit
 GUIDE_RADIUS = 2                     # guided filter window radius, working pixels
 GUIDE_EPS = 1e-4                     # guided filter regulariser
+MATTE_RADIUS = 8                     # the solved band is smoothed along the photo's colour lines by a
+MATTE_EPS = 1e-4                     # guided filter of this radius (block means) and regulariser...
+TRUST_BLOCK = 8                      # ...where the colours explained the band around (this many pixels)
+TRUST_LOW, TRUST_HIGH = 0.2, 0.5     # well: colour share of the solve, from no trust to full trust
 
 
 def planes_of(image) -> list[np.ndarray]:
@@ -105,9 +111,11 @@ def trimap(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(sure foreground, sure background, band to solve) bool masks from the model's alpha.
 
     The band holds every pixel within BAND of the model's 0.5 contour (the model
-    is often sure, and wrong, about hair: too opaque) and the unsure pixels within
-    UNSURE_BAND of it; unsure regions far from any edge are the model's doubt about
-    *what* the subject is, which colours cannot settle, so they keep its alpha.
+    is often sure, and wrong, about hair: too opaque) and the unsure pixels outside
+    the contour within UNSURE_BAND of it (wisps of hair and fur the model only
+    half saw); unsure regions inside the subject or far from any edge are the
+    model's doubt about *what* the subject is, which colours cannot settle (a
+    patterned skirt against a wooden wall), so they keep its alpha, made `crisp`.
     The sure regions used to sample colours shrink by SURE_MARGIN.
     """
     side = max(alpha.shape)
@@ -117,11 +125,11 @@ def trimap(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     half = alpha >= 0.5
 
     def near_contour(fraction):
-        width = max(1, round(fraction * side))
+        width = max(MIN_BAND, round(fraction * side))
         return dilate(half, width) & ~erode(half, width)
 
     unsure = (alpha > SURE_LOW) & (alpha < SURE_HIGH)
-    band = near_contour(BAND) | (unsure & near_contour(UNSURE_BAND))
+    band = near_contour(BAND) | (unsure & ~half & near_contour(UNSURE_BAND))
     return fg, bg, band
 
 
@@ -174,10 +182,16 @@ def local_colour_at(image, weight: np.ndarray, rows: np.ndarray, cols: np.ndarra
 
 def solve_alpha(image, model_alpha, fg, bg, band) -> np.ndarray:
     """Alpha in the band from the colours, elsewhere the model's made `crisp` (see the module doc)."""
+    return _solve(planes_of(image), model_alpha, fg, bg, band)[0]
+
+
+def _solve(planes, model_alpha, fg, bg, band):
+    """(alpha, share): `solve_alpha`'s result and, in the band, the colours' share of
+    each pixel's answer (length^2 / (length^2 + prior weight); 0 elsewhere)."""
     alpha = crisp(model_alpha)
+    share = np.zeros_like(alpha)
     if not band.any():
-        return alpha
-    planes = planes_of(image)
+        return alpha, share
     rows, cols = np.nonzero(band)
     fore = local_colour_at(planes, fg, rows, cols)
     back = local_colour_at(planes, bg, rows, cols)
@@ -198,12 +212,40 @@ def solve_alpha(image, model_alpha, fg, bg, band) -> np.ndarray:
     if SNAP:
         solved = (solved - F32(SNAP)) / F32(1 - 2 * SNAP)
     alpha[rows, cols] = np.clip(solved, 0, 1)
-    return alpha
+    share[rows, cols] = length2 / (length2 + weight)
+    return alpha, share
 
 
-def guided_coefficients(image, alpha, radius=GUIDE_RADIUS, eps=GUIDE_EPS):
+def matte(image, model_alpha) -> tuple[list, np.ndarray]:
+    """The refined matte as guided-filter coefficients (a: three planes, b): alpha = a . I + b.
+
+    The band's colour solution (`solve_alpha`) is smoothed along the photo's colour
+    lines by a guided filter of radius MATTE_RADIUS (it keeps strands that differ in
+    colour from their background and drops the solve's pixel noise), and blended
+    with the crisp model alpha by trust: the colours' share of the solve, averaged
+    over TRUST_BLOCK pixels of band. Where the background is clutter or looks like
+    the subject (a leopard in branches) the crisp model edge stays. Outside the band
+    a = 0 and b is the crisp model alpha. The same coefficients, upsampled, carry
+    the matte to full resolution.
+    """
+    planes = planes_of(image)
+    fg, bg, band = trimap(model_alpha)
+    solved, share = _solve(planes, model_alpha, fg, bg, band)
+    if not band.any():
+        return [np.zeros_like(solved) for _ in planes], solved
+    base = crisp(model_alpha)
+    a, b = guided_coefficients(planes, solved, MATTE_RADIUS, MATTE_EPS, mean=blur)
+    inside = band.astype(F32)
+    confidence = blur(share, TRUST_BLOCK) / np.maximum(blur(inside, TRUST_BLOCK), F32(1e-3))
+    trust = np.clip((confidence - F32(TRUST_LOW)) * F32(1 / (TRUST_HIGH - TRUST_LOW)), 0, 1) * inside
+    return [trust * c for c in a], base + trust * (b - base)
+
+
+def guided_coefficients(image, alpha, radius=GUIDE_RADIUS, eps=GUIDE_EPS, mean=box):
     """Colour guided filter of `alpha` by `image`: (a: three (H, W) planes, b (H, W)),
-    output = a . I + b."""
+    output = a . I + b. `mean(values, radius)` is the window mean: the exact `box`
+    or the cheaper `blur` (block means, any radius at the same cost)."""
+    box = mean
     r, g, b = planes_of(image)
     mr, mg, mb = (box(p, radius) for p in (r, g, b))
     mean_p = box(alpha, radius)

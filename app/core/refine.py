@@ -8,10 +8,12 @@ edge, so a 24 MP photo costs little more memory than two copies of its RGBA resu
 
     prepare      photo and mask at the working resolution
     cleanup      specks and detached islands removed (cleanup.py)
-    matte        alpha re-estimated from the colours in the edge band (matting.py)
+    matte        alpha re-estimated from the colours in the edge band, as guided-
+                 filter coefficients alpha = a.I + b (matting.py)
     edge         the user's shift_edge and feather
     foreground   blur-fusion estimates of foreground/background colour
-    guide        colour guided-filter coefficients of the matte (matting.py)
+    guide        after shift_edge/feather only: guided-filter coefficients of the
+                 moved edge
     compose      the bilinear upscale of the matte, then per-pixel work only where
                  it is strictly between 0 and 1 (flat indices, in chunks): alpha
                  = a.I + b from bilinear samples of the guided-filter coefficients,
@@ -58,8 +60,9 @@ class _Clock:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
 
 
-def working_size(size: tuple[int, int], side: int = WORK_SIDE) -> tuple[int, int]:
-    """(width, height) scaled to at most `side` a side; never enlarged."""
+def working_size(size: tuple[int, int], side: int | None = None) -> tuple[int, int]:
+    """(width, height) scaled to at most `side` (default WORK_SIDE) a side; never enlarged."""
+    side = side or WORK_SIDE
     width, height = size
     scale = min(1.0, side / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
@@ -121,13 +124,15 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
         if options.remove_specks or options.keep_main_subject:
             alpha = cleanup.clean(alpha, options.remove_specks, options.keep_main_subject)
     with clock("matte"):
+        coefficients = None
         if options.refine_edges:
-            fg, bg, band = matting.trimap(alpha)
-            alpha = matting.solve_alpha(work, alpha, fg, bg, band)
+            coefficients = matting.matte(work, alpha)
+            alpha = matting.apply_coefficients(work, *coefficients)
     with clock("edge"):
         if options.shift_edge or options.feather:
             px = (scale[0] + scale[1]) / 2
             alpha = shift_and_feather(alpha, options.shift_edge / px, options.feather / px)
+            coefficients = None
     with clock("foreground"):
         estimates = None
         if options.decontaminate:
@@ -136,8 +141,10 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
             sample = _half(work, alpha) if half else (work, alpha)
             estimates = matting.foreground_planes(*sample, blocks=(16, 4, 2) if half else (32, 8, 4))
     with clock("guide"):
-        upsample = options.refine_edges and size != full
-        coefficients = matting.guided_coefficients(work, alpha) if upsample else None
+        if not options.refine_edges or size == full:
+            coefficients = None
+        elif coefficients is None:      # the edge was moved or softened: follow the new one
+            coefficients = matting.guided_coefficients(work, alpha)
     with clock("compose"):
         return _compose(image, alpha, coefficients, estimates)
 

@@ -32,10 +32,11 @@ def to_image(pixels):
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8), mode="RGB")
 
 
-def model_guess(alpha):
-    """What a model gives: a too-wide, too-smooth, slightly shifted edge."""
+def model_guess(alpha, radius=None):
+    """What a model gives: a too-wide (by 2 pixels), too-smooth edge of the disc of
+    `radius` (default: the tests' usual 0.3 of the image) centred in `alpha`."""
     size = alpha.shape
-    return disc_alpha(size, size[0] * 0.3 + 2, 14)
+    return disc_alpha(size, (radius or size[0] * 0.3) + 2, 14)
 
 
 def test_solve_alpha_recovers_a_soft_edge_better_than_the_model():
@@ -136,7 +137,7 @@ def test_large_photo_goes_through_chunks_and_matches_a_small_one(monkeypatch):
     monkeypatch.setattr(refine, "CHUNK", 1000)
     truth = disc_alpha((384, 384), 110, 3)
     photo = to_image(composite(truth))
-    mask = np.asarray(Image.fromarray(model_guess(truth), "F").resize((64, 64), Image.Resampling.BILINEAR))
+    mask = np.asarray(Image.fromarray(model_guess(truth, 110), "F").resize((64, 64), Image.Resampling.BILINEAR))
     out = np.asarray(refine.refine(photo, mask, Options()), np.float32) / 255
     assert out.shape == (384, 384, 4)
     alpha = out[..., 3]
