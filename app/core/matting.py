@@ -49,13 +49,13 @@ CRISP_LOW, CRISP_HIGH = 0.1, 0.9     # outside the band, model alpha is stretche
 SNAP = 0.03                          # solved alpha within this of 0 or 1 snaps there
 COLOUR_BLOCKS = (8, 32, 128)         # scales of the local colour means, pixels
 PRIOR = 0.01                         # weight of the model's alpha (squared colour distance units)
-MISFIT = 30.0                        # extra prior weight per unit of squared colour misfit
+MISFIT = 10.0                        # extra prior weight per unit of squared colour misfit
 GUIDE_RADIUS = 2                     # guided filter window radius, working pixels
 GUIDE_EPS = 1e-4                     # guided filter regulariser
-MATTE_RADIUS = 8                     # the solved band is smoothed along the photo's colour lines by a
+MATTE_RADIUS = 12                    # the solved band is smoothed along the photo's colour lines by a
 MATTE_EPS = 1e-4                     # guided filter of this radius (block means) and regulariser...
 TRUST_BLOCK = 8                      # ...where the colours explained the band around (this many pixels)
-TRUST_LOW, TRUST_HIGH = 0.2, 0.5     # well: colour share of the solve, from no trust to full trust
+TRUST_LOW, TRUST_HIGH = 0.25, 0.55   # well: colour share of the solve, from no trust to full trust
 
 
 def planes_of(image) -> list[np.ndarray]:
