@@ -39,6 +39,7 @@ class AppPage:
             self.context.add_init_script(script)
         self.page = self.context.new_page()
         self.requests: list[str] = []
+        self.all_timings: list[dict] = []       # each downloaded result's stage timings
         self.console: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.page.on("console", lambda message: self.console.append(f"[{message.type}] {message.text}"))
@@ -127,6 +128,7 @@ class AppPage:
         """Wait for the result of the last pick, download it to `save_to` and open it."""
         status = self.wait_result()
         assert self.download_link.is_visible(), f"no download offered; status: {status!r}\n" + self.log()
+        self.all_timings.append(self.timings())
         with self.page.expect_download() as download:
             self.download_link.click()
         download.value.save_as(save_to)

@@ -159,12 +159,16 @@ def test_edge_settings_redo_the_cutout_without_inference(app, tmp_path):
 
 
 def test_the_ui_thread_is_never_blocked_for_long(app):
-    """Decoding, NumPy and inference run in the worker: after start-up the main
-    thread has no task anywhere near the seconds that work takes."""
+    """Decoding, NumPy and inference run in the worker: after start-up no main-thread
+    task comes near the worker's work. Compared within this run (load stretches both
+    alike): the longest task is under a quarter of the slowest inference; exact
+    figures are bench/browser_speed.py's."""
     ready_at = app.page.evaluate("window.__readyAt || 0")
     tasks = [task for task in app.long_tasks() if task["start"] > ready_at]
-    longest = max((task["duration"] for task in tasks), default=0)
-    assert longest < 500, tasks
+    longest = max((task["duration"] for task in tasks), default=0) / 1000
+    slowest_inference = max(timings.get("inference", 0) for timings in app.all_timings)
+    assert slowest_inference > 0, app.all_timings
+    assert longest < 0.25 * slowest_inference, (longest, slowest_inference, tasks)
 
 
 def test_nothing_left_the_origin(app):
