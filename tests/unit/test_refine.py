@@ -179,3 +179,66 @@ def test_stage_timings_are_reported():
     refine.refine(to_image(composite(truth)), truth, Options(), timings)
     assert {"prepare", "cleanup", "matte", "foreground", "compose"} <= set(timings)
     assert all(value >= 0 for value in timings.values())
+
+
+def test_sampler_matches_a_pillow_bilinear_upscale_and_block_blur():
+    """Sampler's taps at chosen pixels equal a whole-image Pillow bilinear resize
+    (grid -> image) and `blur`'s block means, away from the border clamp."""
+    rng = np.random.default_rng(7)
+    grid = rng.random((12, 17)).astype(np.float32)
+    whole = np.asarray(Image.fromarray(grid, "F").resize((51, 36), Image.Resampling.BILINEAR))
+    rows, cols = np.nonzero(np.ones((36, 51), bool))
+    sampled = matting.Sampler(rows, cols, grid.shape, 3.0, 3.0)(grid).reshape(36, 51)
+    np.testing.assert_allclose(sampled[2:-2, 2:-2], whole[2:-2, 2:-2], atol=1e-5)
+    values = rng.random((64, 80)).astype(np.float32)
+    means = matting.block_means(values, 8)
+    rows, cols = np.nonzero(np.ones(values.shape, bool))
+    from app.core.filters import blur
+    np.testing.assert_allclose(matting.Sampler(rows, cols, means.shape, 8, 8)(means).reshape(values.shape)[8:-8, 8:-8],
+                               blur(values, 8)[8:-8, 8:-8], atol=1e-5)
+
+
+def test_crisp_clears_haze_and_doubt_and_keeps_the_middle():
+    """The model's faint haze (< 0.1) becomes 0, its doubt (> 0.9) 1, 0.5 stays 0.5."""
+    values = np.array([0.0, 0.02, 0.1, 0.5, 0.9, 0.97, 1.0], np.float32)
+    np.testing.assert_allclose(matting.crisp(values), [0, 0, 0, 0.5, 1, 1, 1], atol=1e-6)
+
+
+def test_matte_softens_where_colours_explain_the_edge_and_stays_crisp_on_clutter():
+    """On a clean two-colour scene the matte follows the true soft edge (better than the
+    model); on a cluttered background (noise) it keeps the crisp model edge, with no
+    grey rim around the subject."""
+    truth = disc_alpha((160, 160), 48, 6)
+    guess = model_guess(truth)
+    a, b = matting.matte(composite(truth), guess)
+    clean = matting.apply_coefficients(composite(truth), a, b)
+    edge = (truth > 0) & (truth < 1)
+    assert np.abs(clean - truth)[edge].mean() < 0.5 * np.abs(guess - truth)[edge].mean()
+    rng = np.random.default_rng(2)
+    clutter = composite(truth, rng.random((160, 160, 3)).astype(np.float32))
+    a, b = matting.matte(clutter, guess)
+    kept = matting.apply_coefficients(clutter, a, b)
+    outside = truth == 0
+    rim = outside & (guess < 0.1)
+    assert kept[rim].mean() < 0.01 and kept[rim].max() < 0.1         # no rim in the background
+    edge_band = (guess > 0.05) & (guess < 0.95)
+    crisp_error = np.abs(matting.crisp(guess) - truth)[edge_band].mean()
+    assert np.abs(kept - truth)[edge_band].mean() < crisp_error + 0.01
+
+
+def test_full_resolution_pass_only_touches_pixels_of_the_soft_edge(monkeypatch):
+    """Above the working size, only the soft edge is recomputed: away from it alpha is
+    0 or 255 and RGB exactly the photo's; opaque pixels keep the photo's colour."""
+    monkeypatch.setattr(refine, "WORK_SIDE", 96)
+    truth = disc_alpha((288, 288), 80, 4)
+    rng = np.random.default_rng(4)
+    photo = to_image(composite(truth) + rng.normal(0, 0.02, (288, 288, 3)).astype(np.float32))
+    mask = np.asarray(Image.fromarray(model_guess(truth, 80), "F").resize((64, 64), Image.Resampling.BILINEAR))
+    out = np.asarray(refine.refine(photo, mask, Options()))
+    alpha = out[..., 3]
+    y, x = np.mgrid[:288, :288] + 0.5
+    far = np.abs(np.hypot(y - 144, x - 144) - 80) > 40
+    assert set(np.unique(alpha[far])) <= {0, 255}
+    np.testing.assert_array_equal(out[far][:, :3], np.asarray(photo)[far])
+    opaque = alpha == 255
+    assert np.abs(out[opaque][:, :3].astype(int) - np.asarray(photo)[opaque].astype(int)).max() <= 1
