@@ -215,6 +215,13 @@ def encode_png(request_id):
     )
 
 
+def cancel(request_id):
+    """Drop every request older than `request_id` at its next stage (a running
+    inference finishes first: ONNX Runtime cannot stop mid-run)."""
+    ENGINE.latest_request = max(ENGINE.latest_request, int(request_id))
+    return _to_js({"ok": True})
+
+
 def status():
     """A JSON snapshot of what the worker is doing (polled by the page)."""
     return json.dumps(ENGINE.progress)
@@ -231,4 +238,4 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["prepare", "cutout", "restyle", "encode_png", "status"]
+__export__ = ["prepare", "cutout", "restyle", "encode_png", "cancel", "status"]

@@ -39,6 +39,7 @@ class Page:
         self.details = element("details")
         self.engine = element("engine")
         self.model_select = element("model")
+        self.cancel_button = element("cancel")
         self.worker = None
         self.request = 0
         self.busy = False
@@ -70,6 +71,7 @@ class Page:
         for name in SLIDERS:
             self.listen(element(name), "input", self.on_slider_input)
         self.listen(element("reset-edges"), "click", self.on_reset_options)
+        self.listen(self.cancel_button, "click", self.on_cancel)
         self.restore_model_choice()
         self.drop_zone.classList.remove("booting")
 
@@ -98,6 +100,16 @@ class Page:
     def on_boot_progress(self, event):
         if self.worker is None and event.detail:
             self.boot_stage = str(event.detail)
+
+    def on_cancel(self, event):
+        """Stop waiting for the photo being worked on; the previous result comes back."""
+        if not self.busy:
+            return
+        request = self.begin("")
+        if self.worker is not None:
+            self.worker.cancel(request)          # a promise; nothing to wait for
+        self.finish(request)
+        self.say("Cancelled.")
 
     def on_option_change(self, event):
         window.localStorage.setItem(OPTIONS_KEY, self.options_json())
@@ -328,12 +340,14 @@ class Page:
         self.result.setAttribute("aria-busy", "true")
         self.result.classList.add("working")
         self.download.hidden = True          # never offer the previous photo's PNG meanwhile
+        self.cancel_button.hidden = False
         self.details.textContent = name
         self.details.dataset.timings = ""
         self.say("Working on {}…".format(name))
 
     def end_busy(self):
         self.busy = False
+        self.cancel_button.hidden = True
         self.meter.hidden = True
         self.result.setAttribute("aria-busy", "false")
         self.result.classList.remove("working")

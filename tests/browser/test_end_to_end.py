@@ -90,6 +90,21 @@ def test_a_newer_photo_supersedes_the_older_one(app, tmp_path):
     assert app.status.startswith("Done"), app.status
 
 
+def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(app):
+    """Cancel while a photo is worked on: the page is idle at once, says so, and offers
+    the previous cutout again; the cancelled photo's result never shows up."""
+    app.pick(photo("people/sod_181079.jpg"))
+    app.page.wait_for_function("document.querySelector('#result').getAttribute('aria-busy') === 'true'")
+    app.page.get_by_role("button", name="Cancel").click()
+    app.page.wait_for_function("document.querySelector('#status').textContent === 'Cancelled.'", timeout=5000)
+    assert app.page.locator("#result").get_attribute("aria-busy") == "false"
+    assert app.page.get_by_role("button", name="Cancel").is_hidden()
+    assert app.download_link.get_attribute("download") == "am_GT01-cutout.png"
+    assert app.download_link.is_visible()
+    app.page.wait_for_timeout(3000)
+    assert app.page.locator("#details").text_content().startswith("am_GT01.jpg · ")
+
+
 @pytest.mark.parametrize(
     "name, make, message",
     [
