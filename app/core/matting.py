@@ -83,19 +83,23 @@ class Sampler:
     def __init__(self, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int],
                  scale_y: float, scale_x: float):
         height, width = shape
-        y0, y1, wy = self._taps(rows, height, scale_y)
-        x0, x1, wx = self._taps(cols, width, scale_x)
-        self.index = (y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1)
+        y0, y1, wy = self._taps(rows, height, scale_y, width)
+        x0, x1, wx = self._taps(cols, width, scale_x, 1)
+        self.index = (y0 + x0, y0 + x1, y1 + x0, y1 + x1)
         uy, ux = 1 - wy, 1 - wx
         self.weight = (uy * ux, uy * wx, wy * ux, wy * wx)
 
     @staticmethod
-    def _taps(pixels, size, scale):
-        coord = (pixels.astype(F32) + F32(0.5)) * F32(1 / scale) - F32(0.5)
+    def _taps(pixels, size, scale, stride):
+        """(low tap * stride, high tap * stride, weight of the high tap) per pixel, from
+        a table over 0..max(pixels) (one gather each instead of per-pixel arithmetic)."""
+        count = int(pixels.max()) + 1 if len(pixels) else 0
+        coord = (np.arange(count, dtype=F32) + F32(0.5)) * F32(1 / scale) - F32(0.5)
         np.clip(coord, 0, size - 1, out=coord)
         low = coord.astype(np.intp)            # floor: coord >= 0
         high = np.minimum(low + 1, size - 1)
-        return low, high, coord - low.astype(F32)
+        weight = coord - low.astype(F32)
+        return (low * stride)[pixels], (high * stride)[pixels], weight[pixels]
 
     def __call__(self, grid: np.ndarray) -> np.ndarray:
         flat = grid.reshape(-1)

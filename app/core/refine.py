@@ -140,6 +140,8 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
             half = max(size) > FOREGROUND_SIDE
             sample = _half(work, alpha) if half else (work, alpha)
             estimates = matting.foreground_planes(*sample, blocks=(16, 4, 2) if half else (32, 8, 4))
+            if half:        # back on the working grid: one set of taps serves every plane
+                estimates = tuple([resize(p, size) for p in planes] for planes in estimates)
     with clock("guide"):
         if not options.refine_edges or size == full:
             coefficients = None
@@ -171,14 +173,18 @@ def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> 
     del rgba
     flat = out.reshape(-1).view(np.uint32)                               # little-endian RGBA
     work_shape = alpha.shape
+    same = work_shape == (height, width)
     for start in range(0, len(edge), CHUNK):
         index = edge[start:start + CHUNK]
-        rows, cols = np.divmod(index, width)
+        if same:
+            sample = lambda plane: plane.reshape(-1)[index]
+        else:
+            rows, cols = np.divmod(index, width)
+            sample = Sampler(rows, cols, work_shape, height / work_shape[0], width / work_shape[1])
         pixels = flat[index]
         channels = pixels.view(np.uint8).reshape(-1, 4)
         photo = [channels[:, c].astype(F32) * F32(1 / 255) for c in range(3)]
         if coefficients is not None:
-            sample = Sampler(rows, cols, work_shape, height / work_shape[0], width / work_shape[1])
             a, b = coefficients
             value = sample(b)
             for c in range(3):
@@ -189,8 +195,6 @@ def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> 
         packed = to_alpha8(value).astype(np.uint32) << np.uint32(24)
         if estimates is not None:
             fore, back = estimates
-            grid = fore[0].shape
-            sample = Sampler(rows, cols, grid, height / grid[0], width / grid[1])
             beta = 1 - value
             for c in range(3):
                 fore_hat = sample(fore[c])
