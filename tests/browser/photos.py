@@ -1,7 +1,6 @@
 """Test photos made at run time from ../shared/devset (never committed)."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -36,9 +35,3 @@ def truncated_copy(source: Path, target: Path, keep: int) -> Path:
 
 def photo(relative: str) -> Path:
     return devset_photo(relative)
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
