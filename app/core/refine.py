@@ -2,7 +2,9 @@
 to the RGBA cutout (edge refinement, clean-up, user controls, decontamination).
 
 The expensive thinking happens once at a *working resolution* (the photo scaled
-to at most WORK_SIDE pixels a side, about the model's own resolution); the full
+to at most WORK_SIDE pixels a side, about the model's own resolution, and to at
+most WORK_FRACTION of its own size, so small photos too are solved a little
+coarser and carried back by the guided coefficients); the full
 resolution only sees a cheap per-pixel pass, and only on the pixels of the soft
 edge, so a 24 MP photo costs little more memory than two copies of its RGBA result:
 
@@ -39,7 +41,9 @@ from .filters import F32, blur, box, resize
 from .options import Options
 from .postprocess import compose_rgba, to_alpha8, upscale_mask
 
-WORK_SIDE = 1024          # working resolution, long side in pixels
+WORK_SIDE = 1024          # working resolution, long side in pixels, at most...
+WORK_FRACTION = 2 / 3     # ...and at most this fraction of the photo's: the solve is steadier a
+                          # little coarser than the photo, the guided upsampling restores its detail
 CHUNK = 1 << 20           # full-resolution edge pixels handled at once
 FOREGROUND_SIDE = 768     # above this working size, colours are estimated at half of it
 # Everything off: exactly the reference post-processing (bilinear upscale).
@@ -61,9 +65,10 @@ class _Clock:
 
 
 def working_size(size: tuple[int, int], side: int | None = None) -> tuple[int, int]:
-    """(width, height) scaled to at most `side` (default WORK_SIDE) a side; never enlarged."""
-    side = side or WORK_SIDE
+    """(width, height) scaled to at most `side` a side (default: WORK_SIDE, and WORK_FRACTION
+    of the long side); never enlarged."""
     width, height = size
+    side = side or min(WORK_SIDE, max(1, round(WORK_FRACTION * max(width, height))))
     scale = min(1.0, side / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
