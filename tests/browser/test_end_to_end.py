@@ -10,6 +10,7 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.browser.app_page import AppPage
 from tests.browser.photos import displayed, photo, truncated_copy, with_exif_orientation
@@ -112,6 +113,8 @@ def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(app):
         ("empty.png", lambda path: path.write_bytes(b""), "The file is empty"),
         ("noise.png", lambda path: path.write_bytes(np.random.default_rng(1).bytes(5000)), "not an image we can read"),
         ("cut.jpg", lambda path: truncated_copy(photo("objects/am_GT01.jpg"), path, 3000), "damaged or incomplete"),
+        ("huge.jpg", lambda path: Image.new("RGB", (9000, 6000), (90, 120, 160)).save(path, quality=80),
+         "The photo is 9000×6000 (54 MP); the largest we can process is 50 MP."),
     ],
 )
 def test_a_bad_file_gets_a_clear_message(app, tmp_path, name, make, message):
