@@ -298,7 +298,7 @@ class PipWheelSource:
             return self._wheel
         if self._error is not None:
             raise SourceError(self._error)
-        python = python_with_pip()
+        python = python_with_pip() or bootstrap_pip()
         if python is None:
             self._error = "no Python with pip found (install python3-pip, or run `python3 build.py test` once)"
             raise SourceError(self._error)
@@ -333,6 +333,21 @@ def python_with_pip() -> str | None:
         ) == 0:
             return python
     return None
+
+
+def bootstrap_pip() -> str | None:
+    """Debian's bare python3 has no pip: make .venv (it brings pip), installing
+    python3-venv first if ensurepip is missing. None if that is not possible."""
+    venv_python = VENV / "bin" / "python"
+    try:
+        if subprocess.call([sys.executable, "-c", "import ensurepip"], stderr=subprocess.DEVNULL) != 0:
+            apt_install("python3-venv")
+        if not venv_python.exists():
+            run([sys.executable, "-m", "venv", str(VENV)])
+    except (BuildError, subprocess.CalledProcessError, OSError) as e:
+        log(f"could not create {VENV} for pip: {e}")
+        return None
+    return python_with_pip()
 
 
 def obtain_verified(filename: str, expected_sha256: str, cache_dir: Path, sources) -> Path:
