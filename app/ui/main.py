@@ -99,7 +99,7 @@ class Page:
 
     def on_boot_progress(self, event):
         if self.worker is None and event.detail:
-            self.boot_stage = str(event.detail)
+            self.boot_stage = text.boot_label(str(event.detail))
 
     def on_cancel(self, event):
         """Stop waiting for the photo being worked on; the previous result comes back."""

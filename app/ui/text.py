@@ -15,6 +15,24 @@ STAGE_LABELS = {
 }
 
 
+# PyScript's own start-up progress messages, in words for people.
+BOOT_LABELS = {
+    "Loading Pyodide": "Starting Python in the background",
+    "Loading Storage": "Starting Python in the background",
+    "Loaded Storage": "Starting Python in the background",
+    "Loading files": "Unpacking the app",
+    "Loaded files": "Unpacking the app",
+    "Loading JS modules": "Loading the inference engine",
+    "Loaded JS modules": "Loading the inference engine",
+    "Loaded Pyodide": "Python is ready; preparing the model",
+}
+
+
+def boot_label(message):
+    """A PyScript progress message as the page shows it (unknown ones: a general line)."""
+    return BOOT_LABELS.get(message, STAGE_LABELS["boot"])
+
+
 # The stages of one photo, in order (the page's progress bar counts them).
 PHOTO_STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
 

@@ -76,3 +76,10 @@ def test_backend_line_explains_single_thread():
 def test_slider_readout(value, expected):
     """Edge sliders read out signed pixels without a useless `.0`."""
     assert text.format_pixels(value) == expected
+
+
+def test_boot_messages_are_in_plain_words():
+    """PyScript's start-up messages become plain stages; unknown ones a general line."""
+    assert text.boot_label("Loading JS modules") == "Loading the inference engine"
+    assert text.boot_label("Loaded Storage") == "Starting Python in the background"
+    assert text.boot_label("Something new") == "Starting the engine"
