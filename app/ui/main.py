@@ -72,6 +72,7 @@ class Page:
             self.listen(element(name), "input", self.on_slider_input)
         self.listen(element("reset-edges"), "click", self.on_reset_options)
         self.listen(self.cancel_button, "click", self.on_cancel)
+        self.listen(element("backdrop"), "change", self.on_backdrop)
         self.restore_model_choice()
         self.drop_zone.classList.remove("booting")
 
@@ -100,6 +101,11 @@ class Page:
     def on_boot_progress(self, event):
         if self.worker is None and event.detail:
             self.boot_stage = text.boot_label(str(event.detail))
+
+    def on_backdrop(self, event):
+        """Show the cutout over a checkerboard, white or black: fringes show on plain colours."""
+        for name in ("white", "black"):
+            self.result.classList.toggle("on-" + name, event.target.value == name)
 
     def on_cancel(self, event):
         """Stop waiting for the photo being worked on; the previous result comes back."""

@@ -74,6 +74,10 @@ def test_picked_photo_becomes_a_full_resolution_cutout(app, tmp_path, artifacts)
     timings = app.timings()
     assert set(timings) >= {"decode", "preprocess", "inference", "postprocess", "encode", "total"}
     app.page.screenshot(path=str(artifacts / "end-to-end-result.png"), full_page=True)
+    app.page.get_by_label("black").check()
+    assert app.page.locator("#result .stage").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 0, 0)"
+    app.page.screenshot(path=str(artifacts / "end-to-end-result-on-black.png"), full_page=True)
+    app.page.get_by_label("checkerboard").check()
     assert app.foreign_requests() == []
 
 
