@@ -56,6 +56,7 @@ MATTE_RADIUS = 12                    # the solved band is smoothed along the pho
 MATTE_EPS = 1e-4                     # guided filter of this radius (block means) and regulariser...
 TRUST_BLOCK = 8                      # ...where the colours explained the band around (this many pixels)
 TRUST_LOW, TRUST_HIGH = 0.25, 0.55   # well: colour share of the solve, from no trust to full trust
+FADE_LOW, FADE_HIGH = 0.25, 0.75     # trust fades as the band covers less of the neighbourhood
 
 
 def planes_of(image) -> list[np.ndarray]:
@@ -239,9 +240,12 @@ def matte(image, model_alpha) -> tuple[list, np.ndarray]:
         return [np.zeros_like(solved) for _ in planes], solved
     base = crisp(model_alpha)
     a, b = guided_coefficients(planes, solved, MATTE_RADIUS, MATTE_EPS, mean=blur)
-    inside = band.astype(F32)
-    confidence = blur(share, TRUST_BLOCK) / np.maximum(blur(inside, TRUST_BLOCK), F32(1e-3))
-    trust = np.clip((confidence - F32(TRUST_LOW)) * F32(1 / (TRUST_HIGH - TRUST_LOW)), 0, 1) * inside
+    coverage = blur(band.astype(F32), TRUST_BLOCK)
+    confidence = blur(share, TRUST_BLOCK) / np.maximum(coverage, F32(1e-3))
+    # Fade out over a few pixels past the band (not at its square-cornered edge, which
+    # would show as a staircase in the upsampled matte).
+    fade = np.clip((coverage - F32(FADE_LOW)) * F32(1 / (FADE_HIGH - FADE_LOW)), 0, 1)
+    trust = np.clip((confidence - F32(TRUST_LOW)) * F32(1 / (TRUST_HIGH - TRUST_LOW)), 0, 1) * fade
     return [trust * c for c in a], base + trust * (b - base)
 
 
