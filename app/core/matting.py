@@ -52,11 +52,13 @@ PRIOR = 0.01                         # weight of the model's alpha (squared colo
 MISFIT = 10.0                        # extra prior weight per unit of squared colour misfit
 GUIDE_RADIUS = 2                     # guided filter window radius, working pixels
 GUIDE_EPS = 1e-4                     # guided filter regulariser
-MATTE_RADIUS = 12                    # the solved band is smoothed along the photo's colour lines by a
+MATTE_RADIUS = 16                    # the solved band is smoothed along the photo's colour lines by a
 MATTE_EPS = 1e-4                     # guided filter of this radius (block means) and regulariser...
 TRUST_BLOCK = 8                      # ...where the colours explained the band around (this many pixels)
 TRUST_LOW, TRUST_HIGH = 0.25, 0.55   # well: colour share of the solve, from no trust to full trust
 FADE_LOW, FADE_HIGH = 0.25, 0.75     # trust fades as the band covers less of the neighbourhood
+WIDE_BLOCK = 16                      # where the model left this neighbourhood (pixels) widely unsure,
+WIDE_LOW, WIDE_HIGH = 0.5, 0.9       # from this fraction to that, the band keeps its soft alpha uncrisped
 
 
 def planes_of(image) -> list[np.ndarray]:
@@ -228,7 +230,8 @@ def matte(image, model_alpha) -> tuple[list, np.ndarray]:
     lines by a guided filter of radius MATTE_RADIUS (it keeps strands that differ in
     colour from their background and drops the solve's pixel noise), and blended
     with the crisp model alpha by trust: the colours' share of the solve, averaged
-    over TRUST_BLOCK pixels of band. Where the background is clutter or looks like
+    over TRUST_BLOCK pixels of band (in the band, where the model itself was unsure
+    over a wide area, as over a mass of fur, its soft alpha is kept uncrisped). Where the background is clutter or looks like
     the subject (a leopard in branches) the crisp model edge stays. Outside the band
     a = 0 and b is the crisp model alpha. The same coefficients, upsampled, carry
     the matte to full resolution.
@@ -239,6 +242,8 @@ def matte(image, model_alpha) -> tuple[list, np.ndarray]:
     if not band.any():
         return [np.zeros_like(solved) for _ in planes], solved
     base = crisp(model_alpha)
+    wide = np.clip((softness(model_alpha, WIDE_BLOCK) - F32(WIDE_LOW)) * F32(1 / (WIDE_HIGH - WIDE_LOW)), 0, 1)
+    base = np.where(band, base + wide * (model_alpha - base), base)
     a, b = guided_coefficients(planes, solved, MATTE_RADIUS, MATTE_EPS, mean=blur)
     coverage = blur(band.astype(F32), TRUST_BLOCK)
     confidence = blur(share, TRUST_BLOCK) / np.maximum(coverage, F32(1e-3))
