@@ -52,13 +52,13 @@ PRIOR = 0.01                         # weight of the model's alpha (squared colo
 MISFIT = 10.0                        # extra prior weight per unit of squared colour misfit
 GUIDE_RADIUS = 2                     # guided filter window radius, working pixels
 GUIDE_EPS = 1e-4                     # guided filter regulariser
-MATTE_RADIUS = 16                    # the solved band is smoothed along the photo's colour lines by a
+MATTE_RADIUS = 20                    # the solved band is smoothed along the photo's colour lines by a
 MATTE_EPS = 1e-4                     # guided filter of this radius (block means) and regulariser...
 TRUST_BLOCK = 8                      # ...where the colours explained the band around (this many pixels)
 TRUST_LOW, TRUST_HIGH = 0.25, 0.55   # well: colour share of the solve, from no trust to full trust
 FADE_LOW, FADE_HIGH = 0.25, 0.75     # trust fades as the band covers less of the neighbourhood
 WIDE_BLOCK = 16                      # where the model left this neighbourhood (pixels) widely unsure,
-WIDE_LOW, WIDE_HIGH = 0.5, 0.9       # from this fraction to that, the band keeps its soft alpha uncrisped
+WIDE_LOW, WIDE_HIGH = 0.3, 0.7       # from this fraction to that, the band keeps its soft alpha uncrisped
 
 
 def planes_of(image) -> list[np.ndarray]:
