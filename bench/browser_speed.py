@@ -162,12 +162,14 @@ def main() -> int:
     build = load_build_module()
     build.build()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, build.serving(build.DIST) as url, sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         photos = make_photos(work)
-        for model in args.models.split(","):
-            rows.append(measure_model(playwright, url, model, photos, args.repeat, work))
-            print(f"measured {model} in the browser", file=sys.stderr, flush=True)
+        with build.serving(build.DIST) as url, sync_playwright() as playwright:
+            for model in args.models.split(","):
+                rows.append(measure_model(playwright, url, model, photos, args.repeat, work))
+                print(f"measured {model} in the browser", file=sys.stderr, flush=True)
+        # After Playwright has closed: its event loop would refuse asyncio.run.
         for model in args.models.split(","):
             rows.append(native_row(model, photos))
     print_table(rows)

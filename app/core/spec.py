@@ -17,8 +17,8 @@ MANIFEST_PATH = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 
 # The default model for each inference back-end, chosen by measurement (README.md,
 # "Which model runs by default"): the 16-bit model everywhere. In WebAssembly the
-# 8-bit one is about twice as fast but speckles busy backgrounds and swings with
-# tiny input changes; natively both are as fast.
+# 8-bit one is only somewhat faster (5.9 s vs 8.0 s at 1 MP) but speckles busy
+# backgrounds and swings with tiny input changes; natively both are as fast.
 DEFAULT_MODELS = {"wasm": "isnet-fp16", "native": "isnet-fp16"}
 DEFAULT_MODEL = DEFAULT_MODELS["native"]
 
