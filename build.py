@@ -719,17 +719,22 @@ ISOLATION_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Cache-Control": "no-cache",
 }
 
 
-class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with cross-origin isolation headers and exact MIME types; quiet."""
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with exact MIME types, revalidated on every load, and (unless
+    `isolated` is false: a host that cannot send them) the isolation headers; quiet."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: the page loads dozens of files
 
+    def __init__(self, *args, isolated: bool = True, **kwargs):
+        self.isolated = isolated        # set before the base class handles the request
+        super().__init__(*args, **kwargs)
+
     def end_headers(self):
-        for name, value in ISOLATION_HEADERS.items():
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in ISOLATION_HEADERS.items() if self.isolated else ():
             self.send_header(name, value)
         super().end_headers()
 
@@ -740,13 +745,16 @@ class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def start_server(directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0) -> http.server.ThreadingHTTPServer:
-    """Serve `directory` in a daemon thread; port 0 picks a free port.
+def start_server(
+    directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0, isolated: bool = True
+) -> http.server.ThreadingHTTPServer:
+    """Serve `directory` in a daemon thread; port 0 picks a free port; `isolated`
+    false leaves out the cross-origin isolation headers (tests of such hosts).
 
     The returned server has `.url` (e.g. "http://127.0.0.1:41234/").  Stop it with
     `server.shutdown(); server.server_close()`, or use `serving(...)`.
     """
-    handler = functools.partial(IsolatedHandler, directory=str(directory))
+    handler = functools.partial(SiteHandler, directory=str(directory), isolated=isolated)
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "") else host
@@ -756,9 +764,9 @@ def start_server(directory: Path | str = DIST, host: str = "127.0.0.1", port: in
 
 
 @contextlib.contextmanager
-def serving(directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0):
+def serving(directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0, isolated: bool = True):
     """`with serving(dist) as url:` ... the server stops when the block ends."""
-    server = start_server(directory, host, port)
+    server = start_server(directory, host, port, isolated)
     try:
         yield server.url
     finally:

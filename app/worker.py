@@ -82,9 +82,13 @@ class Engine:
         return session
 
     # -- cutout --------------------------------------------------------------
+    def supersede(self, request_id: int) -> None:
+        """Every request older than `request_id` stops at its next stage."""
+        self.latest_request = max(self.latest_request, request_id)
+
     def _stage_reporter(self, request_id: int):
         """on_stage for the pipeline: reports progress, cancels superseded requests."""
-        self.latest_request = max(self.latest_request, request_id)
+        self.supersede(request_id)
 
         def on_stage(stage: str):
             if request_id < self.latest_request:
@@ -218,7 +222,7 @@ def encode_png(request_id):
 def cancel(request_id):
     """Drop every request older than `request_id` at its next stage (a running
     inference finishes first: ONNX Runtime cannot stop mid-run)."""
-    ENGINE.latest_request = max(ENGINE.latest_request, int(request_id))
+    ENGINE.supersede(int(request_id))
     return _to_js({"ok": True})
 
 

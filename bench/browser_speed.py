@@ -92,8 +92,7 @@ def measure_model(playwright, url: str, model: str, photos: dict[str, Path], rep
     row: dict = {"model": model}
     with MemorySampler(str(profile)) as memory:
         started = time.monotonic()
-        app = AppPage.__new__(AppPage)
-        AppPage.attach(app, context, url + f"?model={model}")
+        app = AppPage.in_context(context, url + f"?model={model}")
         app.page.wait_for_function("!document.querySelector('#drop-zone').classList.contains('booting')",
                                    timeout=120_000)
         row["interactive"] = time.monotonic() - started

@@ -17,6 +17,7 @@ Imports: NumPy, Pillow, `app.core` only.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,23 +59,21 @@ class _Stages:
         self.timings: dict[str, float] = {}
 
     def run(self, name: str, work, *args):
-        self._start(name)
-        started = time.perf_counter()
-        result = work(*args)
-        self.timings[name] = time.perf_counter() - started
-        return result
+        with self._timed(name):
+            return work(*args)
 
     async def run_async(self, name: str, work, *args):
-        self._start(name)
-        started = time.perf_counter()
-        result = await work(*args)
-        self.timings[name] = time.perf_counter() - started
-        return result
+        with self._timed(name):
+            return await work(*args)
 
-    def _start(self, name: str):
+    @contextlib.contextmanager
+    def _timed(self, name: str):
         assert name in STAGES, name
         if self.on_stage is not None:
             self.on_stage(name)    # may raise errors.Cancelled
+        started = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - started
 
 
 async def remove_background(
@@ -113,10 +112,10 @@ def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cu
     return Cutout(image=rgba, mask=cutout.mask, photo=cutout.photo, timings=stages.timings)
 
 
-def _postprocess(image: Image.Image, raw: np.ndarray, options: Options | None):
+def _postprocess(image: Image.Image, raw: np.ndarray, options: Options):
     """(RGBA cutout at full resolution, (S, S) model mask in [0, 1]); see refine.py."""
     mask = postprocess.normalise_mask(raw)
-    return refine.refine(image, mask, as_options(options)), mask
+    return refine.refine(image, mask, options), mask
 
 
 def encode(cutout: Cutout, on_stage: OnStage | None = None) -> bytes:

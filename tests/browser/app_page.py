@@ -31,6 +31,13 @@ class AppPage:
         context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
         self.attach(context, server_url, init_scripts)
 
+    @classmethod
+    def in_context(cls, context, server_url: str, init_scripts=()):
+        """The app in a given context (e.g. a persistent one: a fresh profile on disk)."""
+        page = cls.__new__(cls)
+        page.attach(context, server_url, init_scripts)
+        return page
+
     def attach(self, context, server_url: str, init_scripts=()):
         """Open the app in the given browser context."""
         self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(server_url))

@@ -4,11 +4,6 @@ single-threaded, and say why it is slower.
 """
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-from pathlib import Path
-
 import pytest
 
 from tests.browser.app_page import AppPage
@@ -18,23 +13,11 @@ from tests.conftest import load_build_module
 pytestmark = pytest.mark.browser
 
 
-class PlainHandler(http.server.SimpleHTTPRequestHandler):
-    """Right MIME types, no isolation headers."""
-
-    def guess_type(self, path):
-        return load_build_module().MIME_TYPES.get(Path(str(path)).suffix.lower()) or super().guess_type(path)
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
 @pytest.fixture(scope="module")
 def plain_url(site):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(PlainHandler, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://localhost:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    """The site served with the right MIME types but no isolation headers."""
+    with load_build_module().serving(site, isolated=False) as url:
+        yield url
 
 
 def test_without_isolation_the_app_works_single_threaded(browser, plain_url, tmp_path):
