@@ -21,7 +21,11 @@ the compositing equation I = alpha F + (1 - alpha) B; elsewhere we trust it, cri
    photo's colour lines where the colours explained the band well, the crisp model
    alpha elsewhere; its linear coefficients, upsampled, carry the matte to full
    resolution ("fast guided filter"; `guided_coefficients`).
-5. `foreground_planes`: blur-fusion foreground / background estimates
+5. `matte`, last: where the colours are trusted, a few conjugate-gradient steps
+   on the matting Laplacian (laplacian.py) settle the smoothed matte along the
+   photo's colour lines at the working pixel scale; the result's small-window
+   guided-filter coefficients carry it to full resolution.
+6. `foreground_planes`: blur-fusion foreground / background estimates
    (Germer et al., "Fast multi-level foreground estimation", ICPR 2020), used at
    full resolution as F = F^ + alpha (I - alpha F^ - (1 - alpha) B^).
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from . import laplacian
 from .filters import F32, blur, box, dilate, erode
 
 SURE_LOW, SURE_HIGH = 0.05, 0.95     # model alpha beyond these is sure background / foreground
@@ -59,6 +64,9 @@ TRUST_LOW, TRUST_HIGH = 0.25, 0.55   # well: colour share of the solve, from no 
 FADE_LOW, FADE_HIGH = 0.25, 0.75     # trust fades as the band covers less of the neighbourhood
 WIDE_BLOCK = 16                      # where the model left this neighbourhood (pixels) widely unsure,
 WIDE_LOW, WIDE_HIGH = 0.3, 0.7       # from this fraction to that, the band keeps its soft alpha uncrisped
+SETTLE_TRUST = 0.5                   # band pixels trusted this much settle on the matting Laplacian,
+SETTLE_PRIOR = 0.3                   # held to the smoothed matte by this weight, and by this much
+SETTLE_DOUBT = 10.0                  # more as trust falls (units of the Laplacian's diagonal, ~25)
 
 
 def planes_of(image) -> list[np.ndarray]:
@@ -231,10 +239,13 @@ def matte(image, model_alpha) -> tuple[list, np.ndarray]:
     colour from their background and drops the solve's pixel noise), and blended
     with the crisp model alpha by trust: the colours' share of the solve, averaged
     over TRUST_BLOCK pixels of band (in the band, where the model itself was unsure
-    over a wide area, as over a mass of fur, its soft alpha is kept uncrisped). Where the background is clutter or looks like
-    the subject (a leopard in branches) the crisp model edge stays. Outside the band
-    a = 0 and b is the crisp model alpha. The same coefficients, upsampled, carry
-    the matte to full resolution.
+    over a wide area, as over a mass of fur, its soft alpha is kept uncrisped). Where
+    the background is clutter or looks like the subject (a leopard in branches) the
+    crisp model edge stays. Where trust is at least SETTLE_TRUST, the matte then
+    settles on the matting Laplacian (`laplacian.refine`, held to the smoothed matte
+    more firmly as trust falls). The result is returned as small-window guided-filter
+    coefficients, weighted by trust (outside the trusted band a = 0 and b is the
+    matte itself), which carry it to full resolution when upsampled.
     """
     planes = planes_of(image)
     fg, bg, band = trimap(model_alpha)
@@ -251,7 +262,11 @@ def matte(image, model_alpha) -> tuple[list, np.ndarray]:
     # would show as a staircase in the upsampled matte).
     fade = np.clip((coverage - F32(FADE_LOW)) * F32(1 / (FADE_HIGH - FADE_LOW)), 0, 1)
     trust = np.clip((confidence - F32(TRUST_LOW)) * F32(1 / (TRUST_HIGH - TRUST_LOW)), 0, 1) * fade
-    return [trust * c for c in a], base + trust * (b - base)
+    smoothed = apply_coefficients(planes, [trust * c for c in a], base + trust * (b - base))
+    settled = laplacian.refine(planes, smoothed, band & (trust >= F32(SETTLE_TRUST)),
+                               F32(SETTLE_PRIOR) + F32(SETTLE_DOUBT) * (1 - trust))
+    a, b = guided_coefficients(planes, settled)
+    return [trust * c for c in a], settled + trust * (b - settled)
 
 
 def guided_coefficients(image, alpha, radius=GUIDE_RADIUS, eps=GUIDE_EPS, mean=box):

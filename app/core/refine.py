@@ -10,8 +10,9 @@ edge, so a 24 MP photo costs little more memory than two copies of its RGBA resu
 
     prepare      photo and mask at the working resolution
     cleanup      specks and detached islands removed (cleanup.py)
-    matte        alpha re-estimated from the colours in the edge band, as guided-
-                 filter coefficients alpha = a.I + b (matting.py)
+    matte        alpha re-estimated from the colours in the edge band and settled on
+                 the matting Laplacian where they are trusted, as guided-filter
+                 coefficients alpha = a.I + b (matting.py, laplacian.py)
     edge         the user's shift_edge and feather
     foreground   blur-fusion estimates of foreground/background colour
     guide        after shift_edge/feather only: guided-filter coefficients of the
