@@ -1,12 +1,14 @@
 """Colour fringe on new backgrounds, without ground truth.
 
     python bench/composite.py [DIR] [--model-dir dist/models] [--model isnet-fp16] [--save OUT]
+                              [--set shift_edge=-1 --set decontaminate=false ...]
 
 Pastes each cutout (raw: the photo's RGB with the bilinear mask; ours: the full
 pipeline) on pure white, pure black and saturated green/magenta, and measures the
 fringe in the edge band (alpha in [0.05, 0.95]). A clean composite's band pixels are
 mixtures of the subject's colour and the new background C, so they lie on the
-segment from the local subject colour (mean of nearby opaque pixels of the cutout)
+segment from the local subject colour (mean of nearby pixels of the cutout, weighted
+by alpha^8)
 to C. The fringe is the mean distance (0-255 units) of band pixels from that
 segment: the old background pulls them off it. Texture in the subject adds the
 same floor to both columns. With --save, composites of the hair/fur pairs go to
@@ -22,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, load_pairs  # noqa: E402
+from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, load_pairs, parse_options  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
 from app.core.matting import local_colour  # noqa: E402
@@ -40,7 +42,9 @@ def fringe(rgba: np.ndarray, background) -> float:
         return 0.0
     back = np.asarray(background, np.float32) / 255
     composite = alpha[..., None] * colour + (1 - alpha[..., None]) * back
-    subject = local_colour(colour, alpha >= 0.98, blocks=(4, 16, 64))
+    # Nearby subject colour: weighted towards the most opaque pixels (alpha^8), so a
+    # feathered thin subject with no fully opaque pixel left still has one.
+    subject = local_colour(colour, alpha ** 8, blocks=(4, 16, 64))
     line = subject[band] - back
     offset = composite[band] - back
     t = np.clip((offset * line).sum(1) / np.maximum((line * line).sum(1), 1e-6), 0, 1)
@@ -54,11 +58,14 @@ def main(argv=None) -> int:
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--model", default="isnet-fp16")
     parser.add_argument("--save", type=Path, nargs="?", const=OUT / "composites", default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one Options field for 'ours'")
     args = parser.parse_args(argv)
+    options = parse_options(args.set)
 
     cache = MaskCache(get_spec(args.model), args.model_dir)
     print(f"## colour fringe in the edge band (mean distance off the subject-to-background "
-          f"segment, 0-255), {args.model}: raw -> ours")
+          f"segment, 0-255), {args.model}: raw -> ours {options}")
     print(f"{'pair':<24}" + "".join(f"{name:>18}" for name in BACKGROUNDS))
     totals = {name: [[], []] for name in BACKGROUNDS}
     for pair in load_pairs(args.dir):
@@ -66,7 +73,7 @@ def main(argv=None) -> int:
         raw = cache.raw(pair.photo, image)
         mask = postprocess.normalise_mask(raw)
         before = np.asarray(postprocess.compose_rgba(image, postprocess.upscale_mask(mask, image.size)))
-        after = np.asarray(pipeline._postprocess(image, raw, None)[0])
+        after = np.asarray(pipeline._postprocess(image, raw, options)[0])
         cells = []
         for name, colour in BACKGROUNDS.items():
             f0, f1 = fringe(before, colour), fringe(after, colour)

@@ -11,10 +11,10 @@ Imports: NumPy, Pillow, `app`; onnxruntime only when a mask is not cached yet.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ OUT = REPO / "bench" / "out"
 CATEGORY_ORDER = ("people", "animals", "hair_soft", "fur_soft", "objects", "thin_holes", "hard")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Pair:
     """One photo with its ground truth."""
 
@@ -104,3 +104,21 @@ class MaskCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         np.save(path, output)
         return output
+
+
+def parse_options(pairs: list[str]):
+    """`Options()` with `key=value` overrides (booleans: true/false)."""
+    from app.core.options import Options
+
+    fields = {f.name: f for f in dataclasses.fields(Options)}
+    values = {}
+    for item in pairs:
+        key, _, text = item.partition("=")
+        if key not in fields:
+            raise SystemExit(f"--set {key}: unknown option; known: {', '.join(fields)}")
+        default = getattr(Options(), key)
+        if isinstance(default, bool):
+            values[key] = text.lower() in ("1", "true", "yes", "on")
+        else:
+            values[key] = type(default)(text)
+    return Options(**values)

@@ -19,7 +19,6 @@ then checks the targets of issue 3 and times every post-processing stage on synt
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections import defaultdict
@@ -29,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, load_pairs  # noqa: E402
+from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, load_pairs, parse_options  # noqa: E402
 from metrics import MATTE_KEYS, SOD_KEYS, SodScores, matte_errors  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
@@ -37,24 +36,6 @@ from app.core.spec import get_spec  # noqa: E402
 
 MODELS = ("isnet-fp16", "isnet-uint8")
 TARGET_CATEGORIES = ("hair_soft", "fur_soft")
-
-
-def parse_options(pairs: list[str]):
-    """`Options()` with `key=value` overrides (booleans: true/false)."""
-    from app.core.options import Options
-
-    fields = {f.name: f for f in dataclasses.fields(Options)}
-    values = {}
-    for item in pairs:
-        key, _, text = item.partition("=")
-        if key not in fields:
-            raise SystemExit(f"--set {key}: unknown option; known: {', '.join(fields)}")
-        default = getattr(Options(), key)
-        if isinstance(default, bool):
-            values[key] = text.lower() in ("1", "true", "yes", "on")
-        else:
-            values[key] = type(default)(text)
-    return Options(**values)
 
 
 def raw_alpha(image: Image.Image, raw: np.ndarray) -> np.ndarray:
