@@ -51,6 +51,25 @@ def blur(values: np.ndarray, block: int) -> np.ndarray:
     return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR, box=box))
 
 
+def _axis_sum(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
+    """Sum over the 2r+1 values around each one along `axis`, truncated at the border."""
+    total = values.copy()
+    length = values.shape[axis]
+    for shift in range(1, min(radius, length - 1) + 1):
+        ahead = [slice(None)] * values.ndim
+        behind = [slice(None)] * values.ndim
+        ahead[axis], behind[axis] = slice(shift, None), slice(None, length - shift)
+        total[tuple(behind)] += values[tuple(ahead)]
+        total[tuple(ahead)] += values[tuple(behind)]
+    return total
+
+
+def window_sum(values: np.ndarray, radius: int) -> np.ndarray:
+    """Sum over the (2r+1)^2 window around every pixel of the last two axes, truncated
+    at their border (a few in-place shifted additions, no padding)."""
+    return _axis_sum(_axis_sum(values, radius, values.ndim - 2), radius, values.ndim - 1)
+
+
 def box(values: np.ndarray, radius: int) -> np.ndarray:
     """Exact mean over (2r+1)^2 windows, edges replicated; for small radii."""
     values = np.asarray(values, dtype=F32)
@@ -58,15 +77,23 @@ def box(values: np.ndarray, radius: int) -> np.ndarray:
         return values
     out = values
     for axis in (0, 1):
-        pad = [(0, 0)] * values.ndim
-        pad[axis] = (radius, radius)
-        padded = np.pad(out, pad, mode="edge")
         length = values.shape[axis]
-        total = np.zeros_like(values)
-        window = [slice(None)] * values.ndim
-        for offset in range(2 * radius + 1):
-            window[axis] = slice(offset, offset + length)
-            total += padded[tuple(window)]
+        if length <= radius:                  # tiny: pad and sum directly
+            pad = [(0, 0)] * values.ndim
+            pad[axis] = (radius, radius)
+            padded = np.pad(out, pad, mode="edge")
+            total = sum(np.take(padded, range(k, k + length), axis=axis) for k in range(2 * radius + 1))
+        else:
+            total = _axis_sum(out, radius, axis)
+            # The part of a window past the border repeats the edge value.
+            edge_first = np.take(out, [0], axis=axis)
+            edge_last = np.take(out, [length - 1], axis=axis)
+            for k in range(radius):
+                near = [slice(None)] * values.ndim
+                far = [slice(None)] * values.ndim
+                near[axis], far[axis] = slice(k, k + 1), slice(length - 1 - k, length - k)
+                total[tuple(near)] += F32(radius - k) * edge_first
+                total[tuple(far)] += F32(radius - k) * edge_last
         out = total
     return out * F32(1.0 / (2 * radius + 1) ** 2)
 

@@ -19,7 +19,8 @@ radii, stacked into one array (a pixel's L p depends on nothing farther away, so
 the cells' results are exact). Colour covariances are inverted once; each step
 costs eight window sums and a 3x3 product over the stack.
 
-Colour images are planes: three (H, W) float32 arrays in [0, 1]. Imports: NumPy only.
+Colour images are planes: three (H, W) float32 arrays in [0, 1]. Imports: NumPy,
+`app.core.filters`.
 
     >>> matte = refine(planes, start, movable, weight)      # iterations=ITERATIONS
 """
@@ -28,28 +29,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .filters import window_sum
+
 F32 = np.float32
 RADIUS = 2            # windows are (2 RADIUS + 1)^2 pixels
 EPS = 4e-6            # regulariser added to each window's colour covariance
 ITERATIONS = 10       # conjugate-gradient steps (from the start, a few settle the edge)
 TILE = 32             # cells of this many pixels a side are solved together
-
-
-def window_sum(values: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over the (2r+1)^2 window around every pixel of the last two axes, truncated
-    at their border."""
-    out = values
-    for axis in (-2, -1):
-        total = out.copy()
-        length = out.shape[axis]
-        for shift in range(1, min(radius, length - 1) + 1):
-            ahead = [slice(None)] * out.ndim
-            behind = [slice(None)] * out.ndim
-            ahead[axis], behind[axis] = slice(shift, None), slice(None, length - shift)
-            total[tuple(behind)] += out[tuple(ahead)]
-            total[tuple(ahead)] += out[tuple(behind)]
-        out = total
-    return out
 
 
 def _capped(covariance, variance_1, variance_2, limit=0.999):

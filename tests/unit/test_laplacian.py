@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from app.core import laplacian
-from app.core.laplacian import MattingLaplacian, Tiles, window_sum
+from app.core.filters import window_sum
+from app.core.laplacian import MattingLaplacian, Tiles
 
 from .test_refine import composite, disc_alpha
 
