@@ -12,7 +12,7 @@ into ``dist/``, verifies each third-party artifact against a known hash, and ser
     python3 build.py test [pytest args] the whole test suite on a fresh machine: .venv,
                                         Debian chromium, build, pytest
 
-Where the artifacts come from (see DESIGN.md section 2):
+Where the artifacts come from (see ../shared/DESIGN.md, section 2):
 
 * npm packages (PyScript, Pyodide, ONNX Runtime Web, MicroPython, the ISNet model data)
   are installed with ``npm ci`` from the committed package-lock.json (npm checks integrity).
@@ -819,8 +819,9 @@ def requirements_stamp() -> str:
     return sha256_bytes(REQUIREMENTS_DEV.read_bytes() + str(python.resolve()).encode())
 
 
-def missing_debian_packages() -> list[str]:
-    """Debian packages `test` needs that are not installed (checked by what they provide)."""
+def missing_debian_packages(browser: bool = True) -> list[str]:
+    """Debian packages `test` needs that are not installed (checked by what they provide);
+    chromium only for the browser tests."""
     missing = []
     venv_python = VENV / "bin" / "python"
     if not venv_python.exists() and subprocess.call(
@@ -829,7 +830,7 @@ def missing_debian_packages() -> list[str]:
         missing.append("python3-venv")  # Debian's python3 has venv without ensurepip
     if shutil.which("npm") is None:
         missing.append("npm")
-    if not CHROMIUM.exists():
+    if browser and not CHROMIUM.exists():
         missing.append("chromium")
     return missing
 
@@ -849,20 +850,36 @@ def ensure_venv() -> Path:
 
 def test(pytest_args: list[str], use_cdn: bool) -> int:
     """Everything the suite needs, then pytest; returns pytest's exit code."""
-    missing = missing_debian_packages()
+    arguments = pytest_command_args(pytest_args)
+    browser = runs_browser_tests(arguments)
+    missing = missing_debian_packages(browser)
     if missing:
         apt_install(*missing)
-    if not CHROMIUM.exists():
+    if browser and not CHROMIUM.exists():
         raise BuildError(f"{CHROMIUM} is still missing after installing Debian's chromium")
     python = ensure_venv()
-    build(ROOT, use_cdn)
-    command = [str(python), "-m", "pytest", *pytest_command_args(pytest_args)]
+    dist = build(ROOT, use_cdn)
+    command = [str(python), "-m", "pytest", *arguments]
     log("$ " + " ".join(command[2:]))
-    return subprocess.call(command, cwd=ROOT)
+    # The tests' `site` fixture uses this build instead of building again.
+    return subprocess.call(command, cwd=ROOT, env={**os.environ, BUILT_SITE_ENV: str(dist)})
 
 
 # The fast CPython tier first, so a broken core fails in seconds, then the browser.
 DEFAULT_TEST_PATHS = ("tests/unit", "tests/browser")
+BROWSER_TESTS = ROOT / "tests" / "browser"
+BUILT_SITE_ENV = "CUTOUT_BUILT_SITE"      # set by `test`: dist/ is already built
+
+
+def runs_browser_tests(arguments: list[str]) -> bool:
+    """Whether pytest `arguments` (as from `pytest_command_args`) include tests/browser."""
+    for arg in arguments:
+        if arg.startswith("-"):
+            continue
+        path = (ROOT / arg.split("::")[0]).resolve()
+        if path == BROWSER_TESTS or BROWSER_TESTS in path.parents or path in BROWSER_TESTS.parents:
+            return True
+    return False
 
 
 def pytest_command_args(pytest_args: list[str]) -> list[str]:

@@ -6,16 +6,13 @@ The browser fixtures live in tests/browser/conftest.py.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DIST = ROOT / "dist"
-DEVSET = ROOT.parent / "shared" / "devset"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+from .helpers import ARTIFACTS_DIR as ARTIFACTS, DEVSET_DIR as DEVSET, REPO_ROOT as ROOT
 
 # Flags this machine needs: no sandbox as root, and no background traffic into
 # the closed network (it would be refused, many times over).
@@ -42,6 +39,9 @@ def load_build_module():
     return sys.modules["cutout_build"]
 
 
+CHROMIUM = str(load_build_module().CHROMIUM)      # Debian's, where `build.py test` installs it
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs the real app in Chromium (slow)")
     config.addinivalue_line("markers", "model: runs the real model under native onnxruntime")
@@ -49,9 +49,11 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def site() -> Path:
-    """The site built from the current tree (a cached build takes about a second)."""
-    load_build_module().build()
-    return DIST
+    """The site built from the current tree: the one `build.py test` just built, else a
+    build now (a cached build takes about a second)."""
+    build = load_build_module()
+    built = os.environ.get(build.BUILT_SITE_ENV)
+    return Path(built) if built else build.build()
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,9 @@ Synthetic data in tmp_path only: no network, no npm, no pip.
 """
 
 import hashlib
-import importlib.util
 import json
 import re
 import socket
-import sys
 import time
 import urllib.request
 import zipfile
@@ -16,22 +14,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, load_build_module
 
-
-def _load_build():
-    # Loaded by path under its own name: a PyPI package called `build` may be installed.
-    spec = importlib.util.spec_from_file_location("cutout_build", ROOT / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
+build = load_build_module()
 
 
 def sha(data: bytes) -> str:
+    """An independent reference for the hashes build.py computes."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -337,3 +326,11 @@ def test_test_command_runs_unit_then_browser_unless_paths_are_given():
     assert build.pytest_command_args(["-m", "not model", "-x"]) == ["tests/unit", "tests/browser", "-m", "not model", "-x"]
     assert build.pytest_command_args(["tests/unit", "-m", "not model"]) == ["tests/unit", "-m", "not model"]
     assert build.pytest_command_args(["tests/unit/test_build.py::test_zip"]) == ["tests/unit/test_build.py::test_zip"]
+
+
+def test_chromium_is_needed_only_when_browser_tests_run():
+    """`test tests/unit` on a fresh machine does not install a browser."""
+    needs = lambda args: build.runs_browser_tests(build.pytest_command_args(args))
+    assert needs([]) and needs(["-x"]) and needs(["tests"]) and needs(["tests/browser/test_parity.py::x"])
+    assert not needs(["tests/unit", "-m", "not model"])
+    assert not needs(["tests/unit/test_build.py"])
