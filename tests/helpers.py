@@ -29,6 +29,26 @@ RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 CYAN, MAGENTA, YELLOW = (0, 255, 255), (255, 0, 255), (255, 255, 0)
 
 
+# A soft-edged disc of a known colour on a known background (float scenes in [0, 1]).
+FORE = np.array([0.95, 0.55, 0.10], np.float32)     # orange subject
+BACK = np.array([0.15, 0.35, 0.85], np.float32)     # blue background
+
+
+def disc_alpha(size, radius, softness, centre=None):
+    """A disc whose alpha falls linearly from 1 to 0 over `softness` pixels."""
+    height, width = size
+    cy, cx = centre or (height / 2, width / 2)
+    y, x = np.mgrid[:height, :width].astype(np.float32) + 0.5
+    distance = np.hypot(y - cy, x - cx)
+    return np.clip((radius + softness / 2 - distance) / softness, 0, 1).astype(np.float32)
+
+
+def composite(alpha, back=BACK):
+    """I = alpha F + (1 - alpha) B, float (H, W, 3)."""
+    back = np.broadcast_to(np.asarray(back, np.float32), alpha.shape + (3,))
+    return alpha[..., None] * FORE + (1 - alpha[..., None]) * back
+
+
 def encode(image: Image.Image, fmt: str, **params) -> bytes:
     """`image` saved in `fmt` (e.g. "PNG", "JPEG") to bytes."""
     buffer = io.BytesIO()

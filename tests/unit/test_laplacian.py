@@ -8,7 +8,7 @@ from app.core import laplacian
 from app.core.filters import window_sum
 from app.core.laplacian import MattingLaplacian, Tiles
 
-from .test_refine import composite, disc_alpha
+from tests.helpers import composite, disc_alpha
 
 RNG = np.random.default_rng(7)
 
