@@ -11,10 +11,10 @@ Imports: NumPy, Pillow, `app`; onnxruntime only when a mask is not cached yet.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ OUT = REPO / "bench" / "out"
 CATEGORY_ORDER = ("people", "animals", "hair_soft", "fur_soft", "objects", "thin_holes", "hard")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclass(frozen=True)
 class Pair:
     """One photo with its ground truth."""
 
@@ -107,18 +107,22 @@ class MaskCache:
 
 
 def parse_options(pairs: list[str]):
-    """`Options()` with `key=value` overrides (booleans: true/false)."""
+    """`Options()` with `key=value` overrides (switches: true/false); a wrong name or value
+    stops the run with `Options`' own message."""
     from app.core.options import Options
 
-    fields = {f.name: f for f in dataclasses.fields(Options)}
+    defaults = Options().to_dict()
+    words = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}
     values = {}
     for item in pairs:
         key, _, text = item.partition("=")
-        if key not in fields:
-            raise SystemExit(f"--set {key}: unknown option; known: {', '.join(fields)}")
-        default = getattr(Options(), key)
-        if isinstance(default, bool):
-            values[key] = text.lower() in ("1", "true", "yes", "on")
-        else:
-            values[key] = type(default)(text)
-    return Options(**values)
+        default = defaults.get(key)
+        try:
+            values[key] = words[text.lower()] if isinstance(default, bool) else float(text)
+        except (KeyError, ValueError):
+            raise SystemExit(f"--set {item}: not a valid value for {key}") from None
+    try:
+        return Options.from_dict(values)
+    except ValueError as error:
+        raise SystemExit(f"--set: {error}") from None
