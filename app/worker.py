@@ -125,13 +125,14 @@ class Engine:
         self.last_cutout = (request_id, result)
         return self.session, result
 
-    def encode_png(self, request_id: int) -> bytes:
+    def encode_png(self, request_id: int) -> tuple[bytes, float]:
+        """PNG bytes of the last cutout and the seconds the encoding took."""
         if self.last_cutout is None or self.last_cutout[0] != request_id:
             raise Cancelled()
         cutout = self.last_cutout[1]
         self.progress.update(phase="work", stage="encode", request=request_id)
         try:
-            return pipeline.encode(cutout)
+            return pipeline.encode(cutout), cutout.timings["encode"]
         finally:
             self.progress.update(phase="ready", stage="")
 
@@ -209,9 +210,7 @@ def _result(request_id, session, result):
 def encode_png(request_id):
     """PNG bytes (Uint8Array) of the last cutout, if `request_id` is still the newest."""
     try:
-        started = time.perf_counter()
-        png = ENGINE.encode_png(int(request_id))
-        seconds = time.perf_counter() - started
+        png, seconds = ENGINE.encode_png(int(request_id))
     except Exception as exc:
         return _failure(exc)
     return _to_js(

@@ -56,7 +56,7 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if np.array_equal(low, labels):
             break
         labels = low
-    roots, ids, areas = np.unique(labels[mask], return_inverse=True, return_counts=True)
+    _, ids, areas = np.unique(labels[mask], return_inverse=True, return_counts=True)
     out = np.full(mask.shape, -1, np.int32)
     out[mask] = ids.astype(np.int32)
     return out, areas

@@ -10,6 +10,7 @@ Imports: NumPy, Pillow only.
     >>> smooth = blur(values, 16)                # ~16-pixel blur, any channel count
     >>> mean = box(values, 2)                    # exact 5x5 mean, edges replicated
     >>> grown = dilate(mask, 5)                  # 11x11 square structuring element
+    >>> thinner = grey_erode(alpha, 1)           # minimum over 3x3
 """
 from __future__ import annotations
 
@@ -45,10 +46,15 @@ def blur(values: np.ndarray, block: int) -> np.ndarray:
     if values.ndim == 3:
         return np.stack([blur(values[..., c], block) for c in range(values.shape[2])], axis=-1)
     height, width = values.shape
-    small = Image.fromarray(np.ascontiguousarray(values), mode="F").reduce(block)
     # Block means sit at block centres: map the output's extent onto the reduced grid.
     box = (0.0, 0.0, width / block, height / block)
-    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR, box=box))
+    return resize(block_means(values, block), (width, height), box)
+
+
+def block_means(values: np.ndarray, block: int) -> np.ndarray:
+    """Means of `block` x `block` blocks (Pillow `reduce`): shape ceil(H / block), ceil(W / block)."""
+    image = Image.fromarray(np.ascontiguousarray(values, dtype=F32), mode="F")
+    return np.asarray(image.reduce(block)) if block > 1 else np.asarray(image)
 
 
 def _axis_sum(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
@@ -98,35 +104,61 @@ def box(values: np.ndarray, radius: int) -> np.ndarray:
     return out * F32(1.0 / (2 * radius + 1) ** 2)
 
 
-def _dilate_axis(mask: np.ndarray, radius: int, axis: int) -> np.ndarray:
-    """OR over a window of 2r+1 along one axis, by doubling the reach each step."""
+def _reach_axis(values: np.ndarray, radius: int, axis: int, pick, neutral) -> np.ndarray:
+    """`pick` (e.g. np.maximum) over a window of 2r+1 along one axis (0 or 1), by doubling
+    the reach each step; outside the array counts as `neutral`."""
     # Padding keeps windows that straddle the border whole while the reach doubles.
     pad = [(0, 0), (0, 0)]
     pad[axis] = (radius, radius)
-    out = np.pad(mask, pad)
+    out = np.pad(values, pad, constant_values=neutral)
     reach = 0
     while reach < radius:
         step = min(2 * reach + 1, radius - reach)
         prev = out.copy()
         if axis == 0:
-            out[step:] |= prev[:-step]
-            out[:-step] |= prev[step:]
+            pick(out[step:], prev[:-step], out=out[step:])
+            pick(out[:-step], prev[step:], out=out[:-step])
         else:
-            out[:, step:] |= prev[:, :-step]
-            out[:, :-step] |= prev[:, step:]
+            pick(out[:, step:], prev[:, :-step], out=out[:, step:])
+            pick(out[:, :-step], prev[:, step:], out=out[:, :-step])
         reach += step
     return out[radius:-radius] if axis == 0 else out[:, radius:-radius]
 
 
+def _reach(values: np.ndarray, radius: int, pick, neutral) -> np.ndarray:
+    """`pick` over the (2r+1)^2 square around every pixel."""
+    if radius <= 0:
+        return values.copy()
+    return _reach_axis(_reach_axis(values, radius, 0, pick, neutral), radius, 1, pick, neutral)
+
+
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """Binary dilation by a (2r+1)^2 square; outside the image counts as False."""
-    mask = np.asarray(mask, dtype=bool)
-    if radius <= 0:
-        return mask.copy()
-    return _dilate_axis(_dilate_axis(mask, radius, 0), radius, 1)
+    return _reach(np.asarray(mask, dtype=bool), radius, np.logical_or, False)
+
+
+def grey_dilate(values: np.ndarray, radius: int) -> np.ndarray:
+    """Maximum over the (2r+1)^2 square around every pixel (the image's own values only)."""
+    return _reach(np.asarray(values, dtype=F32), radius, np.maximum, -np.inf)
+
+
+def grey_erode(values: np.ndarray, radius: int) -> np.ndarray:
+    """Minimum over the (2r+1)^2 square around every pixel (the image's own values only)."""
+    return _reach(np.asarray(values, dtype=F32), radius, np.minimum, np.inf)
 
 
 def erode(mask: np.ndarray, radius: int) -> np.ndarray:
     """Binary erosion by a (2r+1)^2 square; outside the image counts as True,
     so a subject cut by the frame is not eaten from the frame's side."""
     return ~dilate(~np.asarray(mask, dtype=bool), radius)
+
+
+def inverse_sym3(xx, xy, xz, yy, yz, zz) -> list[np.ndarray]:
+    """Per-pixel inverse of the symmetric 3x3 matrices [[xx, xy, xz], [xy, yy, yz],
+    [xz, yz, zz]] by cofactors, as its six entries (xx, xy, xz, yy, yz, zz); where a
+    matrix is singular (determinant <= 0) the entries are 0."""
+    ixx, ixy, ixz = yy * zz - yz * yz, yz * xz - xy * zz, xy * yz - yy * xz
+    iyy, iyz, izz = xx * zz - xz * xz, xz * xy - xx * yz, xx * yy - xy * xy
+    determinant = xx * ixx + xy * ixy + xz * ixz
+    scale = np.divide(F32(1), determinant, out=np.zeros_like(determinant), where=determinant > 0)
+    return [v * scale for v in (ixx, ixy, ixz, iyy, iyz, izz)]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .filters import window_sum
+from .filters import inverse_sym3, window_sum
 
 F32 = np.float32
 RADIUS = 2            # windows are (2 RADIUS + 1)^2 pixels
@@ -71,14 +71,8 @@ class MattingLaplacian:
         rg = _capped(self.mean(r * g) - mr * mg, rr, gg)
         rb = _capped(self.mean(r * b) - mr * mb, rr, bb)
         gb = _capped(self.mean(g * b) - mg * mb, gg, bb)
-        # Inverse of each symmetric 3x3 covariance by cofactors.
-        irr, irg, irb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
-        igg, igb, ibb = rr * bb - rb * rb, rb * rg - rr * gb, rr * gg - rg * rg
-        determinant = rr * irr + rg * irg + rb * irb
-        # Where it is still singular, the window's fit is its mean (a = 0): L stays PSD.
-        scale = np.divide(F32(1), determinant, out=np.zeros_like(determinant),
-                          where=determinant > 0)
-        self.inverse = [v * scale for v in (irr, irg, irb, igg, igb, ibb)]
+        # Where a covariance is still singular, the window's fit is its mean (a = 0): L stays PSD.
+        self.inverse = inverse_sym3(rr, rg, rb, gg, gb, bb)
 
     def mean(self, values: np.ndarray) -> np.ndarray:
         return window_sum(values, self.radius) * self.inverse_count

@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 
 from . import laplacian
-from .filters import F32, blur, box, dilate, erode
+from .filters import F32, block_means, blur, box, dilate, erode, inverse_sym3
 
 SURE_LOW, SURE_HIGH = 0.05, 0.95     # model alpha beyond these is sure background / foreground
 SURE_MARGIN = 0.0025                 # sure regions shrink by this fraction of the long side
@@ -75,12 +75,6 @@ def planes_of(image) -> list[np.ndarray]:
         return [np.asarray(p, dtype=F32) for p in image]
     image = np.asarray(image, dtype=F32)
     return [np.ascontiguousarray(image[..., c]) for c in range(image.shape[2])]
-
-
-def block_means(values: np.ndarray, block: int) -> np.ndarray:
-    """Means of `block` x `block` blocks (Pillow `reduce`): shape ceil(H / block), ceil(W / block)."""
-    image = Image.fromarray(np.ascontiguousarray(values, dtype=F32), mode="F")
-    return np.asarray(image.reduce(block)) if block > 1 else np.asarray(image)
 
 
 class Sampler:
@@ -197,13 +191,14 @@ def local_colour_at(image, weight: np.ndarray, rows: np.ndarray, cols: np.ndarra
 
 def solve_alpha(image, model_alpha, fg, bg, band) -> np.ndarray:
     """Alpha in the band from the colours, elsewhere the model's made `crisp` (see the module doc)."""
-    return _solve(planes_of(image), model_alpha, fg, bg, band)[0]
+    return _solve(planes_of(image), model_alpha, fg, bg, band, crisp(model_alpha))[0]
 
 
-def _solve(planes, model_alpha, fg, bg, band):
-    """(alpha, share): `solve_alpha`'s result and, in the band, the colours' share of
-    each pixel's answer (length^2 / (length^2 + prior weight); 0 elsewhere)."""
-    alpha = crisp(model_alpha)
+def _solve(planes, model_alpha, fg, bg, band, crisp_alpha):
+    """(alpha, share): `solve_alpha`'s result (`crisp_alpha` outside the band) and, in the
+    band, the colours' share of each pixel's answer (length^2 / (length^2 + prior
+    weight); 0 elsewhere)."""
+    alpha = crisp_alpha.copy()
     share = np.zeros_like(alpha)
     if not band.any():
         return alpha, share
@@ -218,14 +213,12 @@ def _solve(planes, model_alpha, fg, bg, band):
     projected = np.clip(offset / (length2 + F32(1e-4)), 0, 1)
     misfit = pixel - back - projected[:, None] * line
     weight = F32(PRIOR) + F32(MISFIT) * (misfit * misfit).sum(1)
-    if CRISP:
-        unsure = ((model_alpha > SURE_LOW) & (model_alpha < SURE_HIGH)).astype(F32)
-        grid = block_means(unsure, SOFT_BLOCK)
-        soft = np.clip(Sampler(rows, cols, grid.shape, SOFT_BLOCK, SOFT_BLOCK)(grid), 0, 1)
-        weight = weight + F32(CRISP) * np.clip(1 - soft / F32(CRISP_LEVEL), 0, 1)
+    unsure = ((model_alpha > SURE_LOW) & (model_alpha < SURE_HIGH)).astype(F32)
+    grid = block_means(unsure, SOFT_BLOCK)
+    soft = np.clip(Sampler(rows, cols, grid.shape, SOFT_BLOCK, SOFT_BLOCK)(grid), 0, 1)
+    weight = weight + F32(CRISP) * np.clip(1 - soft / F32(CRISP_LEVEL), 0, 1)
     solved = (offset + weight * prior) / (length2 + weight)
-    if SNAP:
-        solved = (solved - F32(SNAP)) / F32(1 - 2 * SNAP)
+    solved = (solved - F32(SNAP)) / F32(1 - 2 * SNAP)
     alpha[rows, cols] = np.clip(solved, 0, 1)
     share[rows, cols] = length2 / (length2 + weight)
     return alpha, share
@@ -249,10 +242,10 @@ def matte(image, model_alpha) -> tuple[list, np.ndarray]:
     """
     planes = planes_of(image)
     fg, bg, band = trimap(model_alpha)
-    solved, share = _solve(planes, model_alpha, fg, bg, band)
+    base = crisp(model_alpha)
+    solved, share = _solve(planes, model_alpha, fg, bg, band, base)
     if not band.any():
         return [np.zeros_like(solved) for _ in planes], solved
-    base = crisp(model_alpha)
     wide = np.clip((softness(model_alpha, WIDE_BLOCK) - F32(WIDE_LOW)) * F32(1 / (WIDE_HIGH - WIDE_LOW)), 0, 1)
     base = np.where(band, base + wide * (model_alpha - base), base)
     a, b = guided_coefficients(planes, solved, MATTE_RADIUS, MATTE_EPS, mean=blur)
@@ -287,17 +280,10 @@ def guided_coefficients(image, alpha, radius=GUIDE_RADIUS, eps=GUIDE_EPS, mean=b
     gg = box(g * g, radius) - mg * mg + eps
     gb = box(g * b, radius) - mg * mb
     bb = box(b * b, radius) - mb * mb + eps
-    # Inverse of the symmetric 3x3 covariance by cofactors.
-    irr = gg * bb - gb * gb
-    irg = gb * rb - rg * bb
-    irb = rg * gb - gg * rb
-    igg = rr * bb - rb * rb
-    igb = rb * rg - rr * gb
-    ibb = rr * gg - rg * rg
-    inverse_det = F32(1) / (rr * irr + rg * irg + rb * irb)
-    ar = (irr * cr + irg * cg + irb * cb) * inverse_det
-    ag = (irg * cr + igg * cg + igb * cb) * inverse_det
-    ab = (irb * cr + igb * cg + ibb * cb) * inverse_det
+    irr, irg, irb, igg, igb, ibb = inverse_sym3(rr, rg, rb, gg, gb, bb)
+    ar = irr * cr + irg * cg + irb * cb
+    ag = irg * cr + igg * cg + igb * cb
+    ab = irb * cr + igb * cg + ibb * cb
     offset = mean_p - ar * mr - ag * mg - ab * mb
     return [box(ar, radius), box(ag, radius), box(ab, radius)], box(offset, radius)
 
@@ -325,11 +311,13 @@ def foreground_planes(image, alpha, blocks=(32, 8, 4)) -> tuple[list, list]:
     back_weight = np.square(np.square(1 - alpha))
     fore, back = planes, planes
     beta = 1 - alpha
-    for block in blocks:
+    for index, block in enumerate(blocks):
         fore_norm = F32(1) / (blur(fore_weight, block) + F32(1e-5))
         back_norm = F32(1) / (blur(back_weight, block) + F32(1e-5))
         fore_hat = [blur(f * fore_weight, block) * fore_norm for f in fore]
         back_hat = [blur(b * back_weight, block) * back_norm for b in back]
+        if index == len(blocks) - 1:
+            break                    # the finest estimates are the answer
         fore = [np.clip(fh + alpha * (i - alpha * fh - beta * bh), 0, 1)
                 for fh, bh, i in zip(fore_hat, back_hat, planes)]
         back = back_hat

@@ -38,7 +38,7 @@ from PIL import Image
 
 from . import cleanup, matting
 from .matting import Sampler
-from .filters import F32, blur, box, resize
+from .filters import F32, block_means, blur, box, grey_dilate, grey_erode, resize
 from .options import Options
 from .postprocess import compose_rgba, to_alpha8, upscale_mask
 
@@ -80,9 +80,10 @@ def shift_and_feather(alpha: np.ndarray, shift: float, feather: float) -> np.nda
         steps = abs(shift)
         whole = int(steps)
         grow = shift > 0
-        moved = _grey_morph(alpha, whole, grow)
+        morph = grey_dilate if grow else grey_erode
+        moved = morph(alpha, whole)
         if steps > whole:
-            further = _grey_morph(moved, 1, grow)
+            further = morph(moved, 1)
             frac = F32(steps - whole)
             moved = moved * (1 - frac) + further * frac
         alpha = moved
@@ -95,20 +96,6 @@ def shift_and_feather(alpha: np.ndarray, shift: float, feather: float) -> np.nda
         else:
             alpha = blur(alpha, radius)
     return np.clip(alpha, 0, 1).astype(F32)
-
-
-def _grey_morph(alpha: np.ndarray, radius: int, grow: bool) -> np.ndarray:
-    """Grey-level dilation (grow) or erosion by a (2r+1)^2 square."""
-    pick = np.maximum if grow else np.minimum
-    out = alpha
-    for axis in (0, 1):
-        for _ in range(radius):
-            padded = np.pad(out, [(1, 1) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
-            if axis == 0:
-                out = pick(pick(padded[:-2], padded[1:-1]), padded[2:])
-            else:
-                out = pick(pick(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
-    return out
 
 
 def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
@@ -159,7 +146,7 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
 
 def _half(work: list, alpha: np.ndarray) -> tuple[list, np.ndarray]:
     """2x2 block means of the working photo's planes and alpha."""
-    return [matting.block_means(p, 2) for p in work], matting.block_means(alpha, 2)
+    return [block_means(p, 2) for p in work], block_means(alpha, 2)
 
 
 def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> Image.Image:

@@ -49,7 +49,7 @@ class Page:
         self.option_defaults = {}
         self.download_url = None
         self.shown = None          # details and timings of the finished result on screen
-        self.boot_stage = "Starting the engine"
+        self.boot_stage = text.STAGE_LABELS["boot"]
         self._proxies = []
 
     # -- wiring --------------------------------------------------------------
