@@ -1,17 +1,18 @@
 """The Pyodide worker's API, exported to the page (`__export__`).
 
 Bytes in, pixels / PNG bytes and stats out. All NumPy, Pillow and inference
-work happens here, off the page's UI thread. One `Engine` holds the worker's
-state: the loaded model, the newest request (older ones are cancelled at their
-next stage) and a progress snapshot the page polls with `status()`.
+work happens here, off the page's UI thread. The worker's state (the loaded
+model, the newest request, the progress snapshot the page polls with
+`status()`) is an `app.engine.Engine` given ONNX Runtime Web's session loader;
+this module only converts between JS and Python.
 
 Every exported call returns a plain JS object (never raises across the
 boundary), with `ok` true on success and, on failure,
-`{"ok": false, "error": message, "kind": "input" | "cancelled" | "internal"}`. Imports: `app.core`, `app.runtime.ort_web`, `js`, `pyodide.ffi`.
+`{"ok": false, "error": message, "kind": "input" | "cancelled" | "internal"}`.
+Imports: `app.core`, `app.engine`, `app.runtime.ort_web`, `js`, `pyodide.ffi`.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import traceback
@@ -19,10 +20,10 @@ import traceback
 import js
 from pyodide.ffi import to_js
 
-from app.core import pipeline
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
 from app.core.spec import DEFAULT_MODELS, load_specs
+from app.engine import Engine
 from app.runtime.ort_web import WebSession
 
 
@@ -36,108 +37,7 @@ def _typed_array(data: bytes, kind=js.Uint8Array):
     return array
 
 
-class Engine:
-    """Worker state: one model session, one inference at a time, newest request wins."""
-
-    def __init__(self):
-        self.specs = load_specs()
-        self.session: WebSession | None = None
-        self.loading: dict[str, asyncio.Task] = {}
-        self.inference_lock = asyncio.Lock()
-        self.latest_request = 0
-        # The newest finished cutout (kept until a newer one succeeds: it is what the page shows).
-        self.last_cutout: tuple[int, pipeline.Cutout] | None = None
-        self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "request": 0}
-
-    # -- model ---------------------------------------------------------------
-    async def session_for(self, model: str) -> WebSession:
-        """The session for `model` ('' = this back-end's default), downloading it
-        once; concurrent callers share the download."""
-        model = model or DEFAULT_MODELS["wasm"]
-        if model not in self.specs:
-            raise InputError(f"Unknown model {model!r}.")
-        if self.session is not None and self.session.spec.name == model:
-            return self.session
-        if model not in self.loading:
-            self.loading[model] = asyncio.ensure_future(self._load(model))
-        try:
-            return await self.loading[model]
-        finally:
-            self.loading.pop(model, None)
-
-    async def _load(self, model: str) -> WebSession:
-        spec = self.specs[model]
-        self.progress.update(phase="download", stage="fetch:model", received=0, total=spec.bytes)
-
-        def on_bytes(received, total):
-            self.progress.update(received=int(received), total=int(total))
-
-        try:
-            session = await WebSession.load(spec, on_bytes)
-        finally:
-            self.progress.update(phase="ready", stage="")
-        if self.session is not None:
-            await self.session.release()
-        self.session = session
-        return session
-
-    # -- cutout --------------------------------------------------------------
-    def supersede(self, request_id: int) -> None:
-        """Every request older than `request_id` stops at its next stage."""
-        self.latest_request = max(self.latest_request, request_id)
-
-    def _stage_reporter(self, request_id: int):
-        """on_stage for the pipeline: reports progress, cancels superseded requests."""
-        self.supersede(request_id)
-
-        def on_stage(stage: str):
-            if request_id < self.latest_request:
-                raise Cancelled()
-            self.progress.update(phase="work", stage=stage, request=request_id)
-
-        return on_stage
-
-    async def cutout(self, request_id: int, data: bytes, model: str, options: Options):
-        on_stage = self._stage_reporter(request_id)
-        async with self.inference_lock:
-            # Inside the lock: a model switched meanwhile has released the old session.
-            session = await self.session_for(model)
-            started = time.perf_counter()
-            try:
-                result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
-            finally:
-                self.progress.update(phase="ready", stage="")
-        result.timings["total"] = time.perf_counter() - started
-        self.last_cutout = (request_id, result)
-        return session, result
-
-    def restyle(self, request_id: int, options: Options):
-        """The last cutout again with other options (no inference); becomes the last cutout."""
-        if self.last_cutout is None:
-            raise Cancelled()
-        on_stage = self._stage_reporter(request_id)
-        started = time.perf_counter()
-        try:
-            result = pipeline.restyle(self.last_cutout[1], options, on_stage)
-        finally:
-            self.progress.update(phase="ready", stage="")
-        result.timings["total"] = time.perf_counter() - started
-        self.last_cutout = (request_id, result)
-        return self.session, result
-
-    def encode_png(self, request_id: int) -> tuple[bytes, float]:
-        """PNG bytes of the last cutout and the seconds the encoding took."""
-        if self.last_cutout is None or self.last_cutout[0] != request_id:
-            raise Cancelled()
-        cutout = self.last_cutout[1]
-        self.progress.update(phase="work", stage="encode", request=request_id)
-        try:
-            return pipeline.encode(cutout), cutout.timings["encode"]
-        finally:
-            self.progress.update(phase="ready", stage="")
-
-
-ENGINE = Engine()
+ENGINE = Engine(load_specs(), WebSession.load, DEFAULT_MODELS["wasm"])
 
 
 def _failure(exc: BaseException):

@@ -1,0 +1,133 @@
+"""The worker's state: which model session is open, which request is the newest,
+the last cutout, and what the worker is doing now (progress).
+
+It runs anywhere asyncio runs: the Pyodide worker (`app/worker.py`) gives it
+ONNX Runtime Web's session loader, the unit tests give it a fake one, so its
+concurrency logic is tested under CPython without a browser.
+Imports: `app.core` only (never `js` / `pyodide`).
+
+    >>> engine = Engine(load_specs(), WebSession.load, DEFAULT_MODELS["wasm"])
+    >>> session, result = await engine.cutout(1, photo_bytes, "", Options())
+    >>> png, seconds = engine.encode_png(1)
+
+A session is anything with `spec` (`ModelSpec`), `release()` (awaitable) and
+`await session(tensor)`; `load_session(spec, on_bytes)` opens one, calling
+`on_bytes(received, total)` while the model downloads.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from app.core import pipeline
+from app.core.errors import Cancelled, InputError
+from app.core.options import Options
+from app.core.spec import ModelSpec
+
+LoadSession = Callable[[ModelSpec, Callable[[int, int], None]], Awaitable[object]]
+
+
+class Engine:
+    """Worker state: one model session, one inference at a time, newest request wins."""
+
+    def __init__(self, specs: dict[str, ModelSpec], load_session: LoadSession, default_model: str):
+        if default_model not in specs:
+            raise ValueError(f"default model {default_model!r} is not among {sorted(specs)}")
+        self.specs = specs
+        self.load_session = load_session
+        self.default_model = default_model
+        self.session = None
+        self.loading: dict[str, asyncio.Future] = {}
+        self.inference_lock = asyncio.Lock()
+        self.latest_request = 0
+        # The newest finished cutout (kept until a newer one succeeds: it is what the page shows).
+        self.last_cutout: tuple[int, pipeline.Cutout] | None = None
+        self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "request": 0}
+
+    # -- model ---------------------------------------------------------------
+    async def session_for(self, model: str):
+        """The session for `model` ('' = the default), downloading it once;
+        concurrent callers share the download."""
+        model = model or self.default_model
+        if model not in self.specs:
+            raise InputError(f"Unknown model {model!r}.")
+        if self.session is not None and self.session.spec.name == model:
+            return self.session
+        if model not in self.loading:
+            self.loading[model] = asyncio.ensure_future(self._load(model))
+        try:
+            return await self.loading[model]
+        finally:
+            self.loading.pop(model, None)
+
+    async def _load(self, model: str):
+        spec = self.specs[model]
+        self.progress.update(phase="download", stage="fetch:model", received=0, total=spec.bytes)
+
+        def on_bytes(received, total):
+            self.progress.update(received=int(received), total=int(total))
+
+        try:
+            session = await self.load_session(spec, on_bytes)
+        finally:
+            self.progress.update(phase="ready", stage="")
+        if self.session is not None:
+            await self.session.release()
+        self.session = session
+        return session
+
+    # -- cutout --------------------------------------------------------------
+    def supersede(self, request_id: int) -> None:
+        """Every request older than `request_id` stops at its next stage."""
+        self.latest_request = max(self.latest_request, request_id)
+
+    def _stage_reporter(self, request_id: int):
+        """on_stage for the pipeline: reports progress, cancels superseded requests."""
+        self.supersede(request_id)
+
+        def on_stage(stage: str):
+            if request_id < self.latest_request:
+                raise Cancelled()
+            self.progress.update(phase="work", stage=stage, request=request_id)
+
+        return on_stage
+
+    async def cutout(self, request_id: int, data: bytes, model: str, options: Options):
+        on_stage = self._stage_reporter(request_id)
+        async with self.inference_lock:
+            # Inside the lock: a model switched meanwhile has released the old session.
+            session = await self.session_for(model)
+            started = time.perf_counter()
+            try:
+                result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
+            finally:
+                self.progress.update(phase="ready", stage="")
+        result.timings["total"] = time.perf_counter() - started
+        self.last_cutout = (request_id, result)
+        return session, result
+
+    def restyle(self, request_id: int, options: Options):
+        """The last cutout again with other options (no inference); becomes the last cutout."""
+        if self.last_cutout is None:
+            raise Cancelled()
+        on_stage = self._stage_reporter(request_id)
+        started = time.perf_counter()
+        try:
+            result = pipeline.restyle(self.last_cutout[1], options, on_stage)
+        finally:
+            self.progress.update(phase="ready", stage="")
+        result.timings["total"] = time.perf_counter() - started
+        self.last_cutout = (request_id, result)
+        return self.session, result
+
+    def encode_png(self, request_id: int) -> tuple[bytes, float]:
+        """PNG bytes of the last cutout and the seconds the encoding took."""
+        if self.last_cutout is None or self.last_cutout[0] != request_id:
+            raise Cancelled()
+        cutout = self.last_cutout[1]
+        self.progress.update(phase="work", stage="encode", request=request_id)
+        try:
+            return pipeline.encode(cutout), cutout.timings["encode"]
+        finally:
+            self.progress.update(phase="ready", stage="")

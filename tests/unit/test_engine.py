@@ -1,0 +1,364 @@
+"""Unit tests for app.engine: the worker's state under CPython, with a fake session
+loader (the mask is the photo's red channel) and the real pipeline.
+
+Messages from the page reach the Pyodide worker only between its steps: while
+NumPy works, nothing else runs; a cancel lands at an `await` (the model
+download, inference) or between two calls. The tests deliver a cancel at each
+of those places, by wrapping the pipeline's stage functions, and check what the
+page would get and what an edge-setting change would redo afterwards.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.core import pipeline, preprocess
+from app.core.errors import Cancelled, InputError
+from app.core.options import Options
+from app.core.spec import load_specs
+from app.engine import Engine
+from tests.helpers import encode, gradient_photo
+
+SPECS = load_specs()
+DEFAULT = "isnet-fp16"
+OTHER = "isnet-uint8"
+PLAIN = Options(refine_edges=False, decontaminate=False, remove_specks=False)
+
+
+class FakeSession:
+    """A model session: the mask is the input's red channel; `gate` (if set) holds
+    inference until the test opens it."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.runs = 0
+        self.released = False
+        self.gate: asyncio.Event | None = None
+        self.on_run = None
+
+    async def __call__(self, tensor):
+        assert not self.released, "inference on a released session"
+        self.runs += 1
+        if self.on_run is not None:
+            self.on_run()
+        if self.gate is not None:
+            await self.gate.wait()
+        await asyncio.sleep(0)
+        return tensor[:, :1].copy()
+
+    async def release(self):
+        self.released = True
+
+
+class FakeLoader:
+    """Opens FakeSessions; `download` (if set) holds each download until it is set."""
+
+    def __init__(self):
+        self.loads: list[str] = []
+        self.sessions: list[FakeSession] = []
+        self.download: asyncio.Event | None = None
+        self.fail_with: Exception | None = None
+
+    async def __call__(self, spec, on_bytes):
+        self.loads.append(spec.name)
+        on_bytes(spec.bytes // 2, spec.bytes)
+        if self.download is not None:
+            await self.download.wait()
+        if self.fail_with is not None:
+            raise self.fail_with
+        on_bytes(spec.bytes, spec.bytes)
+        session = FakeSession(spec)
+        self.sessions.append(session)
+        return session
+
+
+def photo(width: int, height: int = 30) -> bytes:
+    """A PNG photo; its width tells the results apart."""
+    return encode(gradient_photo(width, height), "PNG")
+
+
+def make_engine():
+    loader = FakeLoader()
+    return Engine(SPECS, loader, DEFAULT), loader
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def width_of(result) -> int:
+    return result[1].image.width
+
+
+async def cut(engine, request, width, model="", options=PLAIN):
+    return await engine.cutout(request, photo(width), model, options)
+
+
+# -- model ---------------------------------------------------------------------
+def test_the_default_model_is_loaded_once_and_kept():
+    """'' means the default model; a second photo reuses the open session."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await cut(engine, 1, 40)
+        await cut(engine, 2, 50)
+
+    run(scenario())
+    assert loader.loads == [DEFAULT]
+    assert engine.session.spec.name == DEFAULT and engine.session.runs == 2
+
+
+def test_concurrent_callers_share_one_download():
+    """prepare() and a photo asking for the model during its download wait for the
+    same download: one load, one session, and both get it."""
+    engine, loader = make_engine()
+    loader.download = asyncio.Event()
+
+    async def scenario():
+        first = asyncio.ensure_future(engine.session_for(""))
+        second = asyncio.ensure_future(engine.session_for(DEFAULT))
+        await asyncio.sleep(0.01)
+        assert engine.progress["stage"] == "fetch:model"
+        assert engine.progress["received"] == SPECS[DEFAULT].bytes // 2
+        loader.download.set()
+        return await first, await second
+
+    first, second = run(scenario())
+    assert first is second and loader.loads == [DEFAULT]
+    assert engine.progress["phase"] == "ready" and engine.progress["stage"] == ""
+
+
+def test_a_failed_download_reaches_every_waiter_and_can_be_retried():
+    """A download that fails fails every caller waiting for it, leaves the progress
+    idle, and the next call downloads again."""
+    engine, loader = make_engine()
+    loader.download = asyncio.Event()
+    loader.fail_with = RuntimeError("HTTP 404")
+
+    async def scenario():
+        waiters = [asyncio.ensure_future(engine.session_for("")) for _ in range(2)]
+        await asyncio.sleep(0.01)
+        loader.download.set()
+        outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+        assert engine.progress["stage"] == ""
+        loader.fail_with = None
+        return outcomes, await engine.session_for("")
+
+    outcomes, session = run(scenario())
+    assert [str(error) for error in outcomes] == ["HTTP 404", "HTTP 404"]
+    assert loader.loads == [DEFAULT, DEFAULT] and session.spec.name == DEFAULT
+
+
+def test_switching_models_releases_the_old_session():
+    """A photo with the other model opens it and releases the first session; the
+    photo is cut out by the new one."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await cut(engine, 1, 40)
+        return await cut(engine, 2, 50, model=OTHER)
+
+    session, result = run(scenario())
+    assert loader.loads == [DEFAULT, OTHER]
+    first, second = loader.sessions
+    assert first.released and not second.released
+    assert session is second and second.runs == 1 and result.image.width == 50
+
+
+def test_a_model_switch_during_inference_waits_for_it():
+    """Switching models while a photo is in inference never releases the session
+    under it: the new session is opened once that photo is done."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await engine.session_for("")
+        first = loader.sessions[0]
+        first.gate = asyncio.Event()
+        running = asyncio.ensure_future(cut(engine, 1, 40))
+        await asyncio.sleep(0.01)
+        switching = asyncio.ensure_future(cut(engine, 2, 50, model=OTHER))
+        await asyncio.sleep(0.01)
+        assert loader.loads == [DEFAULT] and not first.released
+        first.gate.set()
+        return await asyncio.gather(running, switching, return_exceptions=True)
+
+    older, newer = run(scenario())
+    assert isinstance(older, Cancelled)           # superseded by request 2 meanwhile
+    assert width_of(newer) == 50 and newer[0].spec.name == OTHER
+
+
+def test_an_unknown_model_is_an_input_error():
+    engine, _ = make_engine()
+    with pytest.raises(InputError, match="Unknown model 'nope'"):
+        run(engine.session_for("nope"))
+
+
+def test_the_default_model_must_exist():
+    with pytest.raises(ValueError, match="not among"):
+        Engine(SPECS, FakeLoader(), "nope")
+
+
+# -- requests --------------------------------------------------------------------
+def test_a_photo_becomes_a_cutout_with_timings_and_a_png():
+    """The result is the photo's cutout with a total time; its PNG decodes to it."""
+    engine, _ = make_engine()
+    _, result = run(cut(engine, 1, 40))
+    assert result.image.size == (40, 30) and result.image.mode == "RGBA"
+    assert set(result.timings) == {"decode", "preprocess", "inference", "postprocess", "total"}
+    assert result.timings["total"] >= sum(result.timings[stage] for stage in pipeline.STAGES[:4])
+    png, seconds = engine.encode_png(1)
+    assert seconds >= 0
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(result.image))
+    assert engine.progress["phase"] == "ready" and engine.progress["stage"] == ""
+
+
+def test_a_bad_photo_is_an_input_error_and_the_engine_stays_usable():
+    engine, _ = make_engine()
+
+    async def scenario():
+        with pytest.raises(InputError):
+            await engine.cutout(1, b"not a photo", "", PLAIN)
+        assert engine.progress["stage"] == ""
+        return await cut(engine, 2, 40)
+
+    assert width_of(run(scenario())) == 40
+
+
+def test_a_newer_photo_supersedes_one_in_inference():
+    """Photo 2 arrives while photo 1 is in inference: 1 stops at its next stage
+    (post-processing never runs for it), 2 is cut out."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await engine.session_for("")
+        loader.sessions[0].gate = asyncio.Event()
+        older = asyncio.ensure_future(cut(engine, 1, 40))
+        await asyncio.sleep(0.01)
+        newer = asyncio.ensure_future(cut(engine, 2, 50))
+        await asyncio.sleep(0.01)
+        loader.sessions[0].gate.set()
+        return await asyncio.gather(older, newer, return_exceptions=True)
+
+    older, newer = run(scenario())
+    assert isinstance(older, Cancelled) and width_of(newer) == 50
+    with pytest.raises(Cancelled):
+        engine.encode_png(1)
+
+
+def test_a_request_superseded_while_waiting_never_runs():
+    """Three photos: 2 waits for 1's inference and is superseded by 3 before its turn,
+    so the model runs for 1 and 3 only."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await engine.session_for("")
+        session = loader.sessions[0]
+        session.gate = asyncio.Event()
+        tasks = [asyncio.ensure_future(cut(engine, 1, 40))]
+        await asyncio.sleep(0.01)
+        tasks.append(asyncio.ensure_future(cut(engine, 2, 50)))
+        await asyncio.sleep(0.01)
+        tasks.append(asyncio.ensure_future(cut(engine, 3, 60)))
+        await asyncio.sleep(0.01)
+        session.gate.set()
+        return await asyncio.gather(*tasks, return_exceptions=True), session.runs
+
+    (first, second, third), runs = run(scenario())
+    assert isinstance(first, Cancelled) and isinstance(second, Cancelled)
+    assert width_of(third) == 60 and runs == 2
+
+
+def cancel_during(monkeypatch, engine, target, name, cancel_with):
+    """Make `target.name` deliver a cancel (request `cancel_with`) while it runs."""
+    original = getattr(target, name)
+
+    def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        engine.supersede(cancel_with)
+        return result
+
+    monkeypatch.setattr(target, name, wrapped)
+
+
+@pytest.mark.parametrize("stage, target, name", [
+    ("decode", preprocess, "decode"),
+    ("preprocess", preprocess, "to_tensor"),
+])
+def test_cancel_during_a_stage_drops_the_photo(monkeypatch, stage, target, name):
+    """Cancel (request 3) arriving while photo 2 is in `stage`: photo 2's cutout is
+    never handed out, and the cutout on screen (photo 1) is what an edge-setting
+    change redoes."""
+    engine, _ = make_engine()
+    run(cut(engine, 1, 40))
+    engine.encode_png(1)                              # the page shows photo 1
+    cancel_during(monkeypatch, engine, target, name, cancel_with=3)
+    with pytest.raises(Cancelled):
+        run(cut(engine, 2, 50))
+    monkeypatch.undo()
+    with pytest.raises(Cancelled):
+        engine.encode_png(2)
+    _, restyled = engine.restyle(4, Options(shift_edge=-1))
+    assert restyled.image.width == 40, f"cancelled during {stage}, yet its photo came back"
+
+
+def test_cancel_during_inference_drops_the_photo():
+    """Cancel while photo 2 is in inference: the model finishes (it cannot stop),
+    nothing after it runs, and photo 1 stays the one edge changes redo."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await cut(engine, 1, 40)
+        engine.encode_png(1)
+        loader.sessions[0].on_run = lambda: engine.supersede(3)
+        with pytest.raises(Cancelled):
+            await cut(engine, 2, 50)
+
+    run(scenario())
+    _, restyled = engine.restyle(4, PLAIN)
+    assert restyled.image.width == 40
+
+
+def test_the_png_of_the_photo_on_screen_survives_a_newer_request():
+    """The page drew photo 2 and asked for its PNG; a newer file (request 3, say a
+    bad one) arriving meanwhile does not take photo 2 off the screen."""
+    engine, _ = make_engine()
+    run(cut(engine, 2, 50))
+    engine.encode_png(2)
+    engine.supersede(3)
+    png, _ = engine.encode_png(2)
+    assert Image.open(io.BytesIO(png)).width == 50
+    _, restyled = engine.restyle(4, PLAIN)
+    assert restyled.image.width == 50
+
+
+def test_restyle_redoes_the_cutout_on_screen_without_inference():
+    """A settings change redoes the photo on screen from its stored mask: no model
+    run, same size, fewer opaque pixels with the edge shifted in."""
+    engine, loader = make_engine()
+    _, before = run(cut(engine, 1, 40, options=Options()))
+    engine.encode_png(1)
+    _, after = engine.restyle(2, Options(shift_edge=-3))
+    assert loader.sessions[0].runs == 1
+    assert after.image.size == before.image.size
+    assert (after.alpha > 127).sum() < (before.alpha > 127).sum()
+    assert set(after.timings) == {"postprocess", "total"}
+    engine.encode_png(2)
+    _, again = engine.restyle(3, Options(shift_edge=-3))
+    np.testing.assert_array_equal(again.alpha, after.alpha)
+
+
+def test_restyle_before_any_cutout_is_cancelled():
+    engine, _ = make_engine()
+    with pytest.raises(Cancelled):
+        engine.restyle(1, PLAIN)
+
+
+def test_a_superseded_request_cannot_be_encoded():
+    engine, _ = make_engine()
+    run(cut(engine, 1, 40))
+    with pytest.raises(Cancelled):
+        engine.encode_png(7)
