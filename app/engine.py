@@ -1,5 +1,5 @@
 """The worker's state: which model session is open, which request is the newest,
-the last cutout, and what the worker is doing now (progress).
+which cutout the page shows, and what the worker is doing now (progress).
 
 It runs anywhere asyncio runs: the Pyodide worker (`app/worker.py`) gives it
 ONNX Runtime Web's session loader, the unit tests give it a fake one, so its
@@ -9,6 +9,13 @@ Imports: `app.core` only (never `js` / `pyodide`).
     >>> engine = Engine(load_specs(), WebSession.load, DEFAULT_MODELS["wasm"])
     >>> session, result = await engine.cutout(1, photo_bytes, "", Options())
     >>> png, seconds = engine.encode_png(1)
+
+Requests are numbered by the page, newest highest. A newer request supersedes
+every older one: an older photo stops at its next stage, and a finished result
+of one is dropped. A finished result becomes the cutout *on screen* only when
+the page asks for its PNG (`encode_png`), which it does as it draws it: a result
+that a cancel overtook is never drawn, so it is never what an edge-setting change
+(`restyle`) redoes.
 
 A session is anything with `spec` (`ModelSpec`), `release()` (awaitable) and
 `await session(tensor)`; `load_session(spec, on_bytes)` opens one, calling
@@ -41,8 +48,9 @@ class Engine:
         self.loading: dict[str, asyncio.Future] = {}
         self.inference_lock = asyncio.Lock()
         self.latest_request = 0
-        # The newest finished cutout (kept until a newer one succeeds: it is what the page shows).
-        self.last_cutout: tuple[int, pipeline.Cutout] | None = None
+        # (request, cutout): the newest result not drawn yet, and the one the page shows.
+        self.finished: tuple[int, pipeline.Cutout] | None = None
+        self.on_screen: tuple[int, pipeline.Cutout] | None = None
         self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "request": 0}
 
     # -- model ---------------------------------------------------------------
@@ -79,23 +87,38 @@ class Engine:
 
     # -- cutout --------------------------------------------------------------
     def supersede(self, request_id: int) -> None:
-        """Every request older than `request_id` stops at its next stage."""
+        """Every request older than `request_id` stops at its next stage, and the
+        result of one that the page has not drawn is dropped."""
         self.latest_request = max(self.latest_request, request_id)
+        if self.finished is not None and self.finished[0] < self.latest_request:
+            self.finished = None
+
+    def _check(self, request_id: int) -> None:
+        if request_id < self.latest_request:
+            raise Cancelled()
 
     def _stage_reporter(self, request_id: int):
         """on_stage for the pipeline: reports progress, cancels superseded requests."""
         self.supersede(request_id)
 
         def on_stage(stage: str):
-            if request_id < self.latest_request:
-                raise Cancelled()
+            self._check(request_id)
             self.progress.update(phase="work", stage=stage, request=request_id)
 
         return on_stage
 
+    def _finished(self, request_id: int, result: pipeline.Cutout, started: float) -> pipeline.Cutout:
+        """Keep `result` for the page to draw, unless a newer request came meanwhile."""
+        self._check(request_id)
+        result.timings["total"] = time.perf_counter() - started
+        self.finished = (request_id, result)
+        return result
+
     async def cutout(self, request_id: int, data: bytes, model: str, options: Options):
+        """(session, cutout) of the photo in `data`; Cancelled if a newer request came first."""
         on_stage = self._stage_reporter(request_id)
         async with self.inference_lock:
+            self._check(request_id)
             # Inside the lock: a model switched meanwhile has released the old session.
             session = await self.session_for(model)
             started = time.perf_counter()
@@ -103,29 +126,28 @@ class Engine:
                 result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
             finally:
                 self.progress.update(phase="ready", stage="")
-        result.timings["total"] = time.perf_counter() - started
-        self.last_cutout = (request_id, result)
-        return session, result
+            return session, self._finished(request_id, result, started)
 
     def restyle(self, request_id: int, options: Options):
-        """The last cutout again with other options (no inference); becomes the last cutout."""
-        if self.last_cutout is None:
+        """(session, cutout): the cutout on screen again with other options (no inference)."""
+        if self.on_screen is None:
             raise Cancelled()
         on_stage = self._stage_reporter(request_id)
         started = time.perf_counter()
         try:
-            result = pipeline.restyle(self.last_cutout[1], options, on_stage)
+            result = pipeline.restyle(self.on_screen[1], options, on_stage)
         finally:
             self.progress.update(phase="ready", stage="")
-        result.timings["total"] = time.perf_counter() - started
-        self.last_cutout = (request_id, result)
-        return self.session, result
+        return self.session, self._finished(request_id, result, started)
 
     def encode_png(self, request_id: int) -> tuple[bytes, float]:
-        """PNG bytes of the last cutout and the seconds the encoding took."""
-        if self.last_cutout is None or self.last_cutout[0] != request_id:
+        """The page draws `request_id`'s result: it becomes the cutout on screen (what
+        `restyle` redoes). Returns its PNG bytes and the seconds the encoding took."""
+        if self.finished is not None and self.finished[0] == request_id:
+            self.on_screen, self.finished = self.finished, None
+        if self.on_screen is None or self.on_screen[0] != request_id:
             raise Cancelled()
-        cutout = self.last_cutout[1]
+        cutout = self.on_screen[1]
         self.progress.update(phase="work", stage="encode", request=request_id)
         try:
             return pipeline.encode(cutout), cutout.timings["encode"]

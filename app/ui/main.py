@@ -44,7 +44,8 @@ class Page:
         self.request = 0
         self.busy = False
         self.loading_model = False
-        self.last_file = None
+        self.last_file = None      # the photo on screen: settings changes redo it
+        self.drawn = 0             # the request whose result is on the canvas
         self.restyle_pending = False
         self.option_defaults = {}
         self.download_url = None
@@ -232,9 +233,7 @@ class Page:
             while self.worker is None:
                 await asyncio.sleep(POLL_SECONDS)
             result = await self.worker.cutout(request, data, self.model(), self.options_json())
-            await self.show_result(request, file.name, result, note)
-            if request == self.request and self.shown is not None:
-                self.last_file = file          # the photo on screen: settings changes redo it
+            await self.show_result(request, file, result, note)
         except Exception as exc:
             if request == self.request:
                 self.say("Something went wrong: {}".format(exc), error=True)
@@ -248,11 +247,11 @@ class Page:
         if self.busy:
             self.restyle_pending = True
             return
-        name = self.last_file.name
-        request = self.begin(name)
+        file = self.last_file
+        request = self.begin(file.name)
         try:
             result = await self.worker.restyle(request, self.options_json())
-            await self.show_result(request, name, result)
+            await self.show_result(request, file, result)
         except Exception as exc:
             if request == self.request:
                 self.say("Something went wrong: {}".format(exc), error=True)
@@ -277,8 +276,13 @@ class Page:
         if self.restyle_pending:
             asyncio.create_task(self.restyle())
 
-    async def show_result(self, request, name, result, note=""):
-        """Draw a worker result at once, then get its PNG and offer the download."""
+    async def show_result(self, request, file, result, note=""):
+        """Draw a worker result at once, then get its PNG and offer the download.
+
+        Once drawn, the photo is the one on screen (settings changes redo it) and
+        nothing is left to cancel; its PNG is offered even if a newer file came
+        meanwhile, unless a newer result has been drawn over it."""
+        name = file.name
         if request != self.request:
             return
         if not result.ok:
@@ -286,12 +290,15 @@ class Page:
                 self.say("{}: {}".format(name, result.error), error=True)
             return
         self.draw(result)
+        self.drawn = request
+        self.last_file = file
+        self.cancel_button.hidden = True
         self.forget_shown()
         timings = _timings(result.timings)
         self.show_details(name, result, timings)
         self.say("Preparing the PNG…")
-        encoded = await self.worker.encode_png(request)
-        if request != self.request:
+        encoded = await self.worker.encode_png(request)      # the worker now shows this one
+        if request != self.drawn:
             return
         if not encoded.ok:
             if encoded.kind != "cancelled":
@@ -304,7 +311,8 @@ class Page:
         filename = text.cutout_filename(name)
         self.offer_download(encoded.png, filename)
         self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings}
-        self.say(" ".join(part for part in ("Done.", note) if part))
+        if request == self.request:
+            self.say(" ".join(part for part in ("Done.", note) if part))
 
     async def poll(self):
         """Mirror the worker's progress into the live region while work is going on."""

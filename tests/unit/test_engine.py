@@ -287,6 +287,7 @@ def cancel_during(monkeypatch, engine, target, name, cancel_with):
 @pytest.mark.parametrize("stage, target, name", [
     ("decode", preprocess, "decode"),
     ("preprocess", preprocess, "to_tensor"),
+    ("postprocess", pipeline, "_postprocess"),
 ])
 def test_cancel_during_a_stage_drops_the_photo(monkeypatch, stage, target, name):
     """Cancel (request 3) arriving while photo 2 is in `stage`: photo 2's cutout is
@@ -318,6 +319,21 @@ def test_cancel_during_inference_drops_the_photo():
             await cut(engine, 2, 50)
 
     run(scenario())
+    _, restyled = engine.restyle(4, PLAIN)
+    assert restyled.image.width == 40
+
+
+def test_cancel_after_the_result_left_the_worker_drops_it():
+    """Photo 2 finished and its reply is on its way, then the page's cancel arrives
+    first (the page drops the late reply and never draws it): an edge change then
+    redoes photo 1, not photo 2."""
+    engine, _ = make_engine()
+    run(cut(engine, 1, 40))
+    engine.encode_png(1)
+    run(cut(engine, 2, 50))
+    engine.supersede(3)                               # the page's cancel
+    with pytest.raises(Cancelled):
+        engine.encode_png(2)
     _, restyled = engine.restyle(4, PLAIN)
     assert restyled.image.width == 40
 
