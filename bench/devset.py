@@ -4,7 +4,8 @@ The devset (`../shared/devset`, see its README) holds `<category>/<name>.jpg` ph
 with `<name>.gt.png` ground truth; `manifest.json` gives each pair's `gt_type`
 ("alpha": soft matte, "binary": hand-drawn mask). Inference costs seconds per photo,
 so the raw (1, 1, S, S) model outputs are cached under `bench/out/masks/<model>/`,
-keyed by the model's sha256 and the photo's bytes; experiments with post-processing
+keyed by the model's sha256 and the photo's bytes (or, for a photo made in memory such
+as a devset photo enlarged to camera size, its size and pixels); experiments with post-processing
 then run without the model.
 
 Imports: NumPy, Pillow, `app`; onnxruntime only when a mask is not cached yet.
@@ -84,23 +85,31 @@ class MaskCache:
         self.dir = Path(cache_dir) / spec.name
         self._session = None
 
-    def _path(self, photo_bytes: bytes) -> Path:
-        key = hashlib.sha256(self.spec.sha256.encode() + photo_bytes).hexdigest()[:20]
-        return self.dir / f"{key}.npy"
+    def _path(self, *content: bytes) -> Path:
+        digest = hashlib.sha256(self.spec.sha256.encode())
+        for part in content:
+            digest.update(part)
+        return self.dir / f"{digest.hexdigest()[:20]}.npy"
 
     def raw(self, photo: Path, image: Image.Image | None = None) -> np.ndarray:
-        """The (1, 1, S, S) float32 model output for `photo`."""
+        """The (1, 1, S, S) float32 model output for `photo`, keyed by the file's bytes."""
         data = photo.read_bytes()
-        path = self._path(data)
+        return self._cached(self._path(data), lambda: image if image is not None else preprocess.decode(data))
+
+    def raw_image(self, image: Image.Image) -> np.ndarray:
+        """The (1, 1, S, S) float32 model output for an in-memory RGB `image` (e.g. a devset
+        photo enlarged to camera size), keyed by its size and pixels."""
+        header = f"pixels:{image.mode}:{image.width}x{image.height}:".encode()
+        return self._cached(self._path(header, image.tobytes()), lambda: image)
+
+    def _cached(self, path: Path, image) -> np.ndarray:
         if path.is_file():
             return np.load(path)
         if self._session is None:
             from app.runtime.ort_native import NativeSession
 
             self._session = NativeSession.from_dir(self.model_dir, self.spec)
-        if image is None:
-            image = preprocess.decode(data)
-        output = self._session.run(preprocess.to_tensor(image, self.spec)).astype(np.float32)
+        output = self._session.run(preprocess.to_tensor(image(), self.spec)).astype(np.float32)
         self.dir.mkdir(parents=True, exist_ok=True)
         np.save(path, output)
         return output

@@ -29,31 +29,38 @@ SOD_KEYS = ("MAE", "maxF", "wF", "S", "E")
 MATTE_KEYS = ("pMAE", "SAD", "MSE", "Grad")
 
 
-def _gauss_derivative_kernel(sigma: float, epsilon: float = 1e-2) -> np.ndarray:
-    """The (size, size) x-derivative kernel of `gaussgradient.m`."""
+def _gauss_derivative_factors(sigma: float, epsilon: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+    """(smoothing, derivative) 1-D factors of the x-derivative kernel of `gaussgradient.m`:
+    their outer product is that (size, size) kernel scaled to unit L2 norm."""
     half = int(np.ceil(sigma * np.sqrt(-2 * np.log(np.sqrt(2 * np.pi) * sigma * epsilon))))
     u = np.arange(-half, half + 1, dtype=np.float64)
     gauss = np.exp(-(u**2) / (2 * sigma**2)) / (sigma * np.sqrt(2 * np.pi))
     dgauss = -u * gauss / sigma**2
-    kernel = np.outer(gauss, dgauss)            # rows: smoothing, columns: derivative
-    return kernel / np.sqrt((kernel**2).sum())
+    root = np.sqrt(np.linalg.norm(gauss) * np.linalg.norm(dgauss))    # sqrt of the outer product's norm
+    return gauss / root, dgauss / root
 
 
 def gradient_magnitude(alpha: np.ndarray, sigma: float = 1.4) -> np.ndarray:
-    """|∇alpha| as the matting benchmarks compute it."""
+    """|∇alpha| as the matting benchmarks compute it (the 2-D kernel applied as its two
+    1-D factors: the same values up to float rounding, fast enough for 12 MP mattes)."""
     alpha = alpha.astype(np.float64)
-    kernel = _gauss_derivative_kernel(sigma)
-    gx = ndimage.convolve(alpha, kernel, mode="nearest")
-    gy = ndimage.convolve(alpha, kernel.T, mode="nearest")
+    smooth, derive = _gauss_derivative_factors(sigma)
+    gx = ndimage.convolve1d(ndimage.convolve1d(alpha, derive, axis=1, mode="nearest"),
+                            smooth, axis=0, mode="nearest")
+    gy = ndimage.convolve1d(ndimage.convolve1d(alpha, derive, axis=0, mode="nearest"),
+                            smooth, axis=1, mode="nearest")
     return np.hypot(gx, gy)
 
 
-def matte_errors(pred8: np.ndarray, gt8: np.ndarray) -> dict[str, float]:
-    """Plain MAE, SAD, MSE (x1000) and gradient error of a uint8 alpha against a uint8 matte."""
+def matte_errors(pred8: np.ndarray, gt8: np.ndarray, gt_gradient: np.ndarray | None = None) -> dict[str, float]:
+    """Plain MAE, SAD, MSE (x1000) and gradient error of a uint8 alpha against a uint8 matte
+    (`gt_gradient`: `gradient_magnitude(gt8 / 255)`, when the caller already has it)."""
     pred = pred8.astype(np.float64) / 255.0
     gt = gt8.astype(np.float64) / 255.0
     diff = pred - gt
-    grad = (gradient_magnitude(pred) - gradient_magnitude(gt)) ** 2
+    if gt_gradient is None:
+        gt_gradient = gradient_magnitude(gt)
+    grad = (gradient_magnitude(pred) - gt_gradient) ** 2
     return {
         "pMAE": float(np.abs(diff).mean()),
         "SAD": float(np.abs(diff).sum() / 1000.0),
