@@ -52,6 +52,11 @@ def gradient_magnitude(alpha: np.ndarray, sigma: float = 1.4) -> np.ndarray:
     return np.hypot(gx, gy)
 
 
+def plain_mae(pred8: np.ndarray, gt8: np.ndarray) -> float:
+    """Mean |pred - gt| of a uint8 alpha against uint8 ground truth, on [0, 1]."""
+    return float(np.abs(pred8.astype(np.float64) - gt8.astype(np.float64)).mean() / 255.0)
+
+
 def matte_errors(pred8: np.ndarray, gt8: np.ndarray, gt_gradient: np.ndarray | None = None) -> dict[str, float]:
     """Plain MAE, SAD, MSE (x1000) and gradient error of a uint8 alpha against a uint8 matte
     (`gt_gradient`: `gradient_magnitude(gt8 / 255)`, when the caller already has it)."""
@@ -69,26 +74,49 @@ def matte_errors(pred8: np.ndarray, gt8: np.ndarray, gt_gradient: np.ndarray | N
     }
 
 
+def sod_image(pred8: np.ndarray, gt8: np.ndarray) -> dict:
+    """One image's SOD scores: MAE, weighted F and S, and its F and E curves over the 256
+    thresholds (pysodmetrics averages each over images; max F and mean E come from the
+    averaged curves), so an image is scored once however many groups it counts in."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mae, fm, wfm = sod.MAE(), sod.Fmeasure(), sod.WeightedFmeasure()
+        sm, em = sod.Smeasure(), sod.Emeasure()
+    for metric in (mae, fm, wfm, sm, em):
+        metric.step(pred=pred8, gt=gt8)
+    return {
+        "MAE": float(mae.get_results()["mae"]),
+        "F": np.asarray(fm.get_results()["fm"]["curve"], np.float64),
+        "wF": float(wfm.get_results()["wfm"]),
+        "S": float(sm.get_results()["sm"]),
+        "E": np.asarray(em.get_results()["em"]["curve"], np.float64),
+    }
+
+
 class SodScores:
-    """pysodmetrics accumulators for one group of images."""
+    """The SOD metrics of one group of images, as pysodmetrics aggregates them."""
 
     def __init__(self):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.mae, self.fm, self.wfm = sod.MAE(), sod.Fmeasure(), sod.WeightedFmeasure()
-            self.sm, self.em = sod.Smeasure(), sod.Emeasure()
-        self.count = 0
+        self.images: list[dict] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.images)
 
     def add(self, pred8: np.ndarray, gt8: np.ndarray) -> None:
-        for metric in (self.mae, self.fm, self.wfm, self.sm, self.em):
-            metric.step(pred=pred8, gt=gt8)
-        self.count += 1
+        self.images.append(sod_image(pred8, gt8))
+
+    def add_scored(self, scores: dict) -> None:
+        """Add an image already scored by `sod_image`."""
+        self.images.append(scores)
 
     def results(self) -> dict[str, float]:
+        mean = {key: np.mean([image[key] for image in self.images], axis=0)
+                for key in ("MAE", "F", "wF", "S", "E")}
         return {
-            "MAE": float(self.mae.get_results()["mae"]),
-            "maxF": float(self.fm.get_results()["fm"]["curve"].max()),
-            "wF": float(self.wfm.get_results()["wfm"]),
-            "S": float(self.sm.get_results()["sm"]),
-            "E": float(self.em.get_results()["em"]["curve"].mean()),
+            "MAE": float(mean["MAE"]),
+            "maxF": float(mean["F"].max()),
+            "wF": float(mean["wF"]),
+            "S": float(mean["S"]),
+            "E": float(mean["E"].mean()),
         }
