@@ -27,9 +27,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, DEVSET, load_build_module  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+from devset import DEFAULT_DEVSET  # noqa: E402  (the benchmarks' own devset path, not the tests')
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, load_build_module  # noqa: E402
 
-SOURCE = DEVSET / "fur_soft" / "am_GT05.jpg"
+SOURCE = DEFAULT_DEVSET / "fur_soft" / "am_GT05.jpg"
 SIZES = {"1 MP": (1224, 816), "12 MP": (4240, 2832)}
 STAGES = ("decode", "preprocess", "inference", "postprocess", "transfer", "encode", "total")
 
