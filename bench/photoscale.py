@@ -27,11 +27,11 @@ Limits, read the photo-scale figures with them in mind:
   demosaicing or JPEG texture. The colour solve and the guided filter see clean, slow
   colour ramps, and the truth is just as smooth. So these figures measure the
   large-photo code paths with known truth; they do not measure how well real fine
-  detail at 12 MP (strands 1-3 px wide) is resolved, and they likely flatter any method
+  detail at 12 MP (strands 1-3 px wide) is resolved, and they may flatter any method
   that smooths.
-- The raw reference (bilinear upscale of the 1024 mask) is smooth too, and at this size
-  a smooth edge is closer to the enlarged truth than at devset scale; raw is not
-  handicapped by the method, if anything helped.
+- That holds for the raw reference too (the bilinear upscale of the 1024 mask is
+  smooth, like the enlarged truth), so the comparison with raw is not tilted towards
+  ours by the method; if anything raw may gain.
 - Lanczos rings next to hard edges (a few levels); photo and alpha are clipped to their
   range alike, so the ringing is consistent between them, not a pipeline error.
 - Compositing the known alphas over new backgrounds at full size was not chosen: the

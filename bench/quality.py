@@ -21,6 +21,7 @@ Scales (`--scales`, default both):
     12mp    every pair enlarged to 12 MP, photo and ground truth with the same Lanczos
             filter (bench/photoscale.py, which explains the method and its limits): the
             camera-photo paths, a 1024 px working resolution and half-size colours
+            (about 7-11 minutes per model on a busy 2-core machine, masks cached)
 
 At each scale it checks the targets of issue 3: hair+fur SAD at least 20 % and gradient
 error at least 40 % lower than raw (means over the hair/fur soft-alpha pairs themselves),
