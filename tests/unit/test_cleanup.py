@@ -98,3 +98,137 @@ def test_large_masks_are_labelled_downsampled_but_specks_survive_pooling():
     cleaned = clean(alpha)
     assert cleaned[50:52, 1400:1402].max() == 0
     assert cleaned[500, 500] == 1
+
+
+# --------------------------------------------------------------------------------------
+# Exact answers at the limits (found by mutation testing, bench/mutation.py).
+# --------------------------------------------------------------------------------------
+from app.core.cleanup import SPECK_FRACTION, SUBJECT_LEVEL  # noqa: E402
+
+
+def rectangle(shape, rows, cols):
+    """A bool mask that is True on rows[0]:rows[1], cols[0]:cols[1]."""
+    mask = np.zeros(shape, bool)
+    mask[rows[0]:rows[1], cols[0]:cols[1]] = True
+    return mask
+
+
+@pytest.mark.parametrize("shape, subject, speck, dropped", [
+    # at most 512 px: labelled at full size, the speck grows by 1 + 1 px
+    ((200, 200), ((40, 160), (40, 140)), ((100, 102), (180, 182)), ((98, 104), (178, 184))),
+    # 1000 px: labelled at half size, the speck's 2x2 blocks (rows 50-53) grow by 2 + 1
+    ((600, 1000), ((100, 500), (100, 600)), ((51, 53), (901, 903)), ((47, 57), (897, 907))),
+    # 1500 px: labelled at a third, its 3x3 block grows by 3 + 1
+    ((1000, 1500), ((200, 800), (300, 1000)), ((51, 53), (1401, 1403)), ((47, 58), (1397, 1408))),
+    # 8200 px long side: labelled at 1/17; a single pixel still marks its block
+    ((10, 8200), ((0, 10), (100, 4000)), ((5, 6), (8000, 8001)), ((0, 10), (7972, 8025))),
+])
+def test_dropped_region_is_the_speck_grown_by_one_labelling_block(shape, subject, speck, dropped):
+    """islands_to_remove returns exactly the speck's labelling blocks grown by
+    (block + 1) pixels, as a bool mask of the alpha's shape."""
+    alpha = np.zeros(shape, np.float32)
+    alpha[rectangle(shape, *subject)] = 1
+    alpha[rectangle(shape, *speck)] = 1
+    drop = islands_to_remove(alpha, remove_specks=True, keep_main_subject=False)
+    assert drop.dtype == bool and drop.shape == shape
+    np.testing.assert_array_equal(drop, rectangle(shape, *dropped))
+
+
+def test_nothing_to_drop_is_an_all_false_mask_of_the_alpha_shape():
+    """With one component, or two that both stay, the answer is a (H, W) bool mask of False."""
+    alpha = np.zeros((60, 80), np.float32)
+    alpha[5:25, 5:25] = 1
+    for remove_specks, keep_main_subject in ((True, True), (True, False)):
+        drop = islands_to_remove(alpha, remove_specks, keep_main_subject)
+        assert drop.dtype == bool and drop.shape == (60, 80) and not drop.any()
+    alpha[40:55, 50:70] = 1                       # a second, sizeable subject
+    drop = islands_to_remove(alpha, remove_specks=True, keep_main_subject=False)
+    assert drop.dtype == bool and drop.shape == (60, 80) and not drop.any()
+
+
+def test_soft_rim_around_the_subject_is_kept_when_a_speck_goes():
+    """Faint alpha (below the subject level) around the main subject, several pixels
+    wide, is not touched when a far speck is removed."""
+    alpha = np.zeros((120, 120), np.float32)
+    alpha[30:80, 30:80] = 1
+    for step, level in enumerate((0.2, 0.15, 0.1, 0.05, 0.02)):        # a 5 px soft edge
+        ring = rectangle(alpha.shape, (29 - step, 81 + step), (29 - step, 81 + step))
+        alpha[ring & (alpha == 0)] = level
+    alpha[110:112, 110:112] = 1                                         # far speck
+    expected = alpha.copy()
+    expected[110:112, 110:112] = 0
+    np.testing.assert_array_equal(clean(alpha), expected)
+
+
+def test_speck_rim_stops_one_pixel_short_of_a_kept_island_listed_first():
+    """A speck's grown rim never comes within one pixel of a kept island, also when that
+    island is the first component in reading order (id 0)."""
+    alpha = np.zeros((200, 200), np.float32)
+    alpha[40:160, 40:140] = 1                       # main subject
+    alpha[5:40, 170:195] = 1                        # second subject, top right: id 0
+    alpha[20:22, 166:168] = 1                       # speck, 2 px left of it
+    drop = islands_to_remove(alpha, remove_specks=True, keep_main_subject=False)
+    # Grown by 2 px: rows 18-23, columns 164-169; column 169 touches the kept island.
+    np.testing.assert_array_equal(drop, rectangle(alpha.shape, (18, 24), (164, 169)))
+
+
+def test_piece_near_the_main_subject_stays_when_it_is_listed_first():
+    """keep_main_subject keeps a small piece just above the main subject (the first
+    component in reading order) and drops a far one."""
+    alpha = np.zeros((200, 200), np.float32)
+    alpha[40:160, 40:140] = 1
+    alpha[35:38, 60:63] = 1                         # 2 px above the subject: near
+    alpha[170:190, 170:190] = 1                     # far, not small
+    cleaned = clean(alpha, remove_specks=False, keep_main_subject=True)
+    np.testing.assert_array_equal(cleaned[35:38, 60:63], 1)
+    assert cleaned[170:190, 170:190].max() == 0
+
+
+def test_alpha_at_the_subject_level_is_not_subject():
+    """An island at exactly SUBJECT_LEVEL is not a component (it stays); just above, it
+    is a speck and goes."""
+    alpha = np.zeros((100, 100), np.float32)
+    alpha[20:80, 20:80] = 1
+    alpha[90:93, 90:93] = SUBJECT_LEVEL
+    np.testing.assert_array_equal(clean(alpha), alpha)
+    alpha[90:93, 90:93] = np.nextafter(np.float32(SUBJECT_LEVEL), np.float32(1))
+    assert clean(alpha)[90:93, 90:93].max() == 0
+
+
+def test_speck_size_limit_is_strict():
+    """An island of exactly SPECK_FRACTION of the main subject's area stays; one pixel
+    smaller, it goes."""
+    assert SPECK_FRACTION * 2500 == 50
+    alpha = np.zeros((150, 150), np.float32)
+    alpha[10:60, 10:60] = 1                         # main subject: 2500 px
+    alpha[120:125, 120:130] = 1                     # 50 px, far away
+    np.testing.assert_array_equal(clean(alpha), alpha)
+    alpha[124, 129] = 0                             # 49 px
+    assert clean(alpha)[120:125, 120:130].max() == 0
+
+
+def test_clean_defaults_keep_other_subjects_and_return_float32():
+    """By default specks go but a second subject stays; the result is float32 also for a
+    float64 alpha."""
+    alpha = np.zeros((200, 200), np.float64)
+    alpha[40:160, 40:140] = 1
+    alpha[150:190, 170:195] = 1
+    alpha[20:23, 180:183] = 0.8
+    cleaned = clean(alpha)
+    assert cleaned.dtype == np.float32
+    np.testing.assert_array_equal(cleaned[150:190, 170:195], 1)
+    assert cleaned[20:23, 180:183].max() == 0
+
+
+def test_label_of_an_empty_mask_and_of_a_number_mask():
+    """An empty mask gives all -1 (int32, the mask's shape) and no areas (int64); ids
+    are int32; a 0/1 integer mask is labelled like the bool mask."""
+    ids, areas = label(np.zeros((3, 4), bool))
+    assert ids.dtype == np.int32 and ids.shape == (3, 4) and (ids == -1).all()
+    assert areas.dtype == np.int64 and areas.shape == (0,)
+    mask = np.random.default_rng(7).random((20, 30)) > 0.6
+    expected_ids, expected_areas = label(mask)
+    assert expected_ids.dtype == np.int32
+    ids, areas = label(mask.astype(np.uint8))
+    np.testing.assert_array_equal(ids, expected_ids)
+    np.testing.assert_array_equal(areas, expected_areas)

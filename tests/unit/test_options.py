@@ -61,3 +61,21 @@ def test_as_options_accepts_none_dict_and_options_only():
     assert as_options(same) is same
     with pytest.raises(TypeError):
         as_options([("feather", 1)])
+
+
+def test_from_dict_message_lists_unknown_and_known_names_exactly():
+    """The refusal names every unknown key and every known one, sorted and comma-separated
+    (the page and `bench --set` show it as it is)."""
+    with pytest.raises(ValueError) as caught:
+        Options.from_dict({"sharpness": 1, "blur": 2, "feather": 1})
+    assert str(caught.value) == (
+        "unknown option(s) blur, sharpness; known: decontaminate, feather, "
+        "keep_main_subject, refine_edges, remove_specks, shift_edge"
+    )
+
+
+def test_as_options_message_names_the_wrong_type():
+    """A value of the wrong type is refused naming its type, not the type of None."""
+    with pytest.raises(TypeError) as caught:
+        as_options([("feather", 1)])
+    assert str(caught.value) == "options must be Options, a dict or None, not list"

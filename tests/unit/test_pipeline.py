@@ -206,3 +206,18 @@ def test_encode_can_be_cancelled():
     with pytest.raises(Cancelled):
         pipeline.encode(cutout, on_stage=cancel)
     assert "encode" not in cutout.timings
+
+
+def test_restyle_reports_its_stage_and_can_be_cancelled():
+    """restyle tells on_stage about its one stage, postprocess (the page shows it and a
+    newer request cancels there), times it, and raising there abandons it."""
+    cutout = run(encode(gradient_photo(20, 10), "PNG"))
+    seen = []
+    restyled = pipeline.restyle(cutout, PLAIN, on_stage=seen.append)
+    assert seen == ["postprocess"] and list(restyled.timings) == ["postprocess"]
+
+    def cancel(name):
+        raise Cancelled(name)
+
+    with pytest.raises(Cancelled, match="postprocess"):
+        pipeline.restyle(cutout, PLAIN, on_stage=cancel)

@@ -208,3 +208,33 @@ def test_assert_image_similar_fails_and_saves_artifacts(tmp_path, monkeypatch):
         assert_image_similar(a, Image.new("RGB", (4, 5)), 255)
     with pytest.raises(AssertionError, match="modes differ"):
         assert_image_similar(a, a.convert("L"), 255)
+
+
+def test_compose_rgba_refuses_non_uint8_alpha_naming_its_type():
+    """A float alpha (e.g. [0, 1] before to_alpha8) is refused with its dtype named."""
+    with pytest.raises(ValueError) as caught:
+        compose_rgba(gradient_photo(5, 3), np.zeros((3, 5), dtype=np.float32))
+    assert str(caught.value) == "alpha must be uint8, not float32"
+
+
+@pytest.mark.parametrize("mode", ["L", "P"])
+def test_compose_rgba_of_a_greyscale_or_palette_photo_is_rgba(mode):
+    """Whatever the photo's mode, the cutout is RGBA with the photo's colours."""
+    photo = gradient_photo(6, 4).convert(mode)
+    alpha = np.full((4, 6), 77, dtype=np.uint8)
+    rgba = compose_rgba(photo, alpha)
+    assert rgba.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(rgba)[..., :3], np.asarray(photo.convert("RGB")))
+    np.testing.assert_array_equal(np.asarray(rgba)[..., 3], alpha)
+
+
+def test_normalise_mask_non_finite_message_is_exact():
+    """The message for a broken model output is exactly this sentence."""
+    with pytest.raises(ValueError, match=r"^the model returned non-finite values$"):
+        normalise_mask(np.array([[0.0, np.nan]], dtype=np.float32))
+
+
+def test_upscale_mask_reads_float64_masks_as_numbers():
+    """A float64 mask upscales exactly like the same mask in float32."""
+    mask = np.random.default_rng(8).random((6, 9))
+    np.testing.assert_array_equal(upscale_mask(mask, (20, 13)), upscale_mask(mask.astype(np.float32), (20, 13)))

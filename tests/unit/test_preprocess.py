@@ -348,3 +348,50 @@ def test_decode_huge_photo_says_too_large(width, height):
     """A 100 MP or 400 MP photo is refused as too large, not as 'not an image'."""
     with pytest.raises(InputError, match=rf"^The photo is {width}×{height} "):
         decode(png_header_only(width, height))
+
+
+# --------------------------------------------------------------------------------------
+# Exact answers at the edges (found by mutation testing, bench/mutation.py)
+# --------------------------------------------------------------------------------------
+def test_to_rgb_16_bit_every_value_rounds_half_up():
+    """Every 16-bit value v becomes round(v * 255 / 65535), halves up, in all three channels."""
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    rgb = np.asarray(to_rgb(Image.fromarray(values)))
+    expected = (values.astype(np.int64) * 255 + 32767) // 65535
+    for channel in range(3):
+        np.testing.assert_array_equal(rgb[..., channel], expected)
+
+
+@pytest.mark.parametrize("mode, dtype", [("I;16B", ">u2"), ("I;16L", "<u2"), ("I;16", "<u2")])
+def test_to_rgb_16_bit_byte_orders_scale_to_8_bit(mode, dtype):
+    """Big- and little-endian 16-bit images are scaled like I;16 (not clipped to white)."""
+    values = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    image = Image.frombytes(mode, (4, 1), values.astype(dtype).tobytes())
+    assert image.mode == mode
+    np.testing.assert_array_equal(np.asarray(to_rgb(image))[0], [[0] * 3, [1] * 3, [128] * 3, [255] * 3])
+
+
+def test_to_rgb_32_bit_integers_outside_16_bits_are_clipped():
+    """Mode I values below 0 or above 65535 become 0 and 255 (no wrap-around)."""
+    image = Image.fromarray(np.array([[-70000, -5, 0, 65535, 70000, 1_000_000]], np.int32))
+    assert image.mode == "I"
+    np.testing.assert_array_equal(np.asarray(to_rgb(image))[0, :, 0], [0, 0, 0, 255, 255, 255])
+
+
+def test_decode_size_message_rounds_megapixels():
+    """The size message rounds to whole megapixels: 10300×5000 is 51.5 MP, shown as 52."""
+    with pytest.raises(InputError) as caught:
+        decode(png_header_only(10300, 5000))
+    assert str(caught.value) == "The photo is 10300×5000 (52 MP); the largest we can process is 50 MP."
+
+
+def test_decode_leaves_pillows_own_size_limit_in_place():
+    """decode lifts Pillow's decompression-bomb limit only while it opens the file: the
+    limit is back afterwards, for a photo it accepts and for one it refuses."""
+    before = Image.MAX_IMAGE_PIXELS
+    assert before is not None
+    decode(encode(grid_image([[RED, GREEN]]), "PNG"))
+    assert Image.MAX_IMAGE_PIXELS == before
+    with pytest.raises(InputError):
+        decode(png_header_only(20_000, 20_000))
+    assert Image.MAX_IMAGE_PIXELS == before
