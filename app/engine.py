@@ -38,12 +38,14 @@ LoadSession = Callable[[ModelSpec, Callable[[int, int], None]], Awaitable[object
 class Engine:
     """Worker state: one model session, one inference at a time, newest request wins."""
 
-    def __init__(self, specs: dict[str, ModelSpec], load_session: LoadSession, default_model: str):
+    def __init__(self, specs: dict[str, ModelSpec], load_session: LoadSession, default_model: str,
+                 on_progress: Callable[[dict], None] | None = None):
         if default_model not in specs:
             raise ValueError(f"default model {default_model!r} is not among {sorted(specs)}")
         self.specs = specs
         self.load_session = load_session
         self.default_model = default_model
+        self.on_progress = on_progress      # called with a copy of `progress` at each change
         self.session = None
         self.loading: dict[str, asyncio.Future] = {}
         self.inference_lock = asyncio.Lock()
@@ -52,6 +54,12 @@ class Engine:
         self.finished: tuple[int, pipeline.Cutout] | None = None
         self.on_screen: tuple[int, pipeline.Cutout] | None = None
         self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "request": 0}
+
+    def _report(self, **changes) -> None:
+        """Update the progress snapshot and push it (a busy worker cannot be polled)."""
+        self.progress.update(changes)
+        if self.on_progress is not None:
+            self.on_progress(dict(self.progress))
 
     # -- model ---------------------------------------------------------------
     async def session_for(self, model: str):
@@ -71,15 +79,17 @@ class Engine:
 
     async def _load(self, model: str):
         spec = self.specs[model]
-        self.progress.update(phase="download", stage="fetch:model", received=0, total=spec.bytes)
+        self._report(phase="download", stage="fetch:model", received=0, total=spec.bytes)
 
         def on_bytes(received, total):
-            self.progress.update(received=int(received), total=int(total))
+            # All bytes in: the file is checked and the session opened, which takes a while.
+            stage = "open:model" if received >= total else "fetch:model"
+            self._report(stage=stage, received=int(received), total=int(total))
 
         try:
             session = await self.load_session(spec, on_bytes)
         finally:
-            self.progress.update(phase="ready", stage="")
+            self._report(phase="ready", stage="")
         if self.session is not None:
             await self.session.release()
         self.session = session
@@ -103,7 +113,7 @@ class Engine:
 
         def on_stage(stage: str):
             self._check(request_id)
-            self.progress.update(phase="work", stage=stage, request=request_id)
+            self._report(phase="work", stage=stage, request=request_id)
 
         return on_stage
 
@@ -125,7 +135,7 @@ class Engine:
             try:
                 result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
             finally:
-                self.progress.update(phase="ready", stage="")
+                self._report(phase="ready", stage="")
             return session, self._finished(request_id, result, started)
 
     def restyle(self, request_id: int, options: Options):
@@ -137,7 +147,7 @@ class Engine:
         try:
             result = pipeline.restyle(self.on_screen[1], options, on_stage)
         finally:
-            self.progress.update(phase="ready", stage="")
+            self._report(phase="ready", stage="")
         return self.session, self._finished(request_id, result, started)
 
     def encode_png(self, request_id: int) -> tuple[bytes, float]:
@@ -148,8 +158,8 @@ class Engine:
         if self.on_screen is None or self.on_screen[0] != request_id:
             raise Cancelled()
         cutout = self.on_screen[1]
-        self.progress.update(phase="work", stage="encode", request=request_id)
+        self._report(phase="work", stage="encode", request=request_id)
         try:
             return pipeline.encode(cutout), cutout.timings["encode"]
         finally:
-            self.progress.update(phase="ready", stage="")
+            self._report(phase="ready", stage="")

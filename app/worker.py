@@ -2,13 +2,15 @@
 
 Bytes in, pixels / PNG bytes and stats out. All NumPy, Pillow and inference
 work happens here, off the page's UI thread. The worker's state (the loaded
-model, the newest request, the progress snapshot the page polls with
-`status()`) is an `app.engine.Engine` given ONNX Runtime Web's session loader;
-this module only converts between JS and Python.
+model, the newest request, the cutout on screen, progress) is an
+`app.engine.Engine` given ONNX Runtime Web's session loader; this module only
+converts between JS and Python. Progress is pushed to the page on a
+BroadcastChannel it names (`report_to`): a worker busy with NumPy cannot answer
+a poll, so the page would otherwise never see the stage it is in.
 
 Every exported call returns a plain JS object (never raises across the
 boundary), with `ok` true on success and, on failure,
-`{"ok": false, "error": message, "kind": "input" | "cancelled" | "internal"}`.
+`{"ok": false, "error": message, "kind": "input" | "model" | "cancelled" | "internal"}`.
 Imports: `app.core`, `app.engine`, `app.runtime.ort_web`, `js`, `pyodide.ffi`.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ import traceback
 import js
 from pyodide.ffi import to_js
 
-from app.core.errors import Cancelled, InputError
+from app.core.errors import Cancelled, InputError, ModelError
 from app.core.options import Options
 from app.core.spec import DEFAULT_MODELS, load_specs
 from app.engine import Engine
@@ -45,6 +47,8 @@ def _failure(exc: BaseException):
         return _to_js({"ok": False, "error": "cancelled", "kind": "cancelled"})
     if isinstance(exc, InputError):
         return _to_js({"ok": False, "error": str(exc), "kind": "input"})
+    if isinstance(exc, ModelError):
+        return _to_js({"ok": False, "error": str(exc), "kind": "model"})
     traceback.print_exception(exc)
     return _to_js({"ok": False, "error": f"{type(exc).__name__}: {exc}", "kind": "internal"})
 
@@ -125,9 +129,12 @@ def cancel(request_id):
     return _to_js({"ok": True})
 
 
-def status():
-    """A JSON snapshot of what the worker is doing (polled by the page)."""
-    return json.dumps(ENGINE.progress)
+def report_to(channel_name):
+    """Push every progress snapshot (JSON) to the BroadcastChannel `channel_name`
+    (unique to the page, so two open tabs never see each other's progress)."""
+    channel = js.BroadcastChannel.new(str(channel_name))
+    ENGINE.on_progress = lambda snapshot: channel.postMessage(json.dumps(snapshot))
+    return _to_js({"ok": True})
 
 
 def _session_info(session: WebSession) -> dict:
@@ -141,4 +148,4 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["prepare", "cutout", "restyle", "encode_png", "cancel", "status"]
+__export__ = ["report_to", "prepare", "cutout", "restyle", "encode_png", "cancel"]

@@ -1,7 +1,8 @@
 """ONNX Runtime Web from Python: the only module that talks to the JS bridge
 (`static/ort-bridge.js`, loaded as the `ort_bridge` JS module in the worker).
 
-Imports: NumPy, `js`, `pyodide.ffi`, `pyscript.js_modules`, `app.core.spec`.
+Imports: NumPy, `js`, `pyodide.ffi`, `pyscript.js_modules`, `app.core.spec`,
+`app.core.errors`.
 Runs only inside the Pyodide worker.
 
     >>> session = await WebSession.load(spec, on_bytes)
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import js
-from pyodide.ffi import create_proxy, to_js
+from pyodide.ffi import JsException, create_proxy, to_js
 from pyscript.js_modules import ort_bridge
 
+from app.core.errors import ModelError
 from app.core.spec import ModelSpec
 
 
@@ -32,13 +34,16 @@ class WebSession:
     @classmethod
     async def load(cls, spec: ModelSpec, on_bytes) -> "WebSession":
         """Download `models/<file>` (with `on_bytes(received, total)` progress),
-        verify its size and SHA-256, and open it."""
+        verify its size and SHA-256, and open it. A failure is a ModelError whose
+        message is the bridge's own (what failed, expected and actual values)."""
         progress = create_proxy(on_bytes)
         try:
             model = await ort_bridge.fetchModel(f"models/{spec.file}", spec.bytes, spec.sha256, progress)
+            return cls(spec, await ort_bridge.createSession(model))
+        except JsException as exc:
+            raise ModelError(str(getattr(exc, "message", "") or exc)) from None
         finally:
             progress.destroy()
-        return cls(spec, await ort_bridge.createSession(model))
 
     async def release(self) -> None:
         await ort_bridge.releaseSession(self._session)

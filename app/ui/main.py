@@ -15,7 +15,7 @@ from pyscript.ffi import create_proxy, to_js
 
 from app.ui import text
 
-POLL_SECONDS = 0.2
+WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
 OPTIONS_KEY = "cutout.options"
 # The page's controls for app.core.options.Options, by field name.
@@ -50,7 +50,7 @@ class Page:
         self.option_defaults = {}
         self.download_url = None
         self.shown = None          # details and timings of the finished result on screen
-        self.boot_stage = text.STAGE_LABELS["boot"]
+        self.channel = None        # the worker's progress arrives here (BroadcastChannel)
         self._proxies = []
 
     # -- wiring --------------------------------------------------------------
@@ -75,7 +75,10 @@ class Page:
         self.listen(self.cancel_button, "click", self.on_cancel)
         self.listen(element("backdrop"), "change", self.on_backdrop)
         self.restore_model_choice()
+        self.say(text.STAGE_LABELS["boot"] + "…")
         self.drop_zone.classList.remove("booting")
+        if self.file_input.files and self.file_input.files.length:
+            self.on_pick(None)          # chosen before these handlers existed: never lost
 
     def on_pick(self, event):
         self.take_files(self.file_input.files)
@@ -101,7 +104,20 @@ class Page:
 
     def on_boot_progress(self, event):
         if self.worker is None and event.detail:
-            self.boot_stage = text.boot_label(str(event.detail))
+            self.say(text.boot_label(str(event.detail)) + "…")
+
+    def on_worker_progress(self, event):
+        """The worker's progress, pushed as it happens: shown only while the page waits
+        for it (never over "Done." or an error), and never an older request's stage."""
+        if not (self.busy or self.loading_model):
+            return
+        status = json.loads(str(event.data))
+        if status.get("phase") == "work" and status.get("request") != self.request:
+            return
+        line = text.describe_progress(status)
+        if line:
+            self.say(line)
+        self.show_meter(status)
 
     def on_backdrop(self, event):
         """Show the cutout over a checkerboard, white or black: fringes show on plain colours."""
@@ -194,13 +210,17 @@ class Page:
         return self.model_select.value
 
     async def boot(self):
-        """Wait for the worker, then fetch the model at once."""
-        asyncio.create_task(self.poll())
+        """Wait for the worker, have it push its progress here, then fetch the model at once."""
         try:
-            self.worker = await workers["cutout"]
+            worker = await workers["cutout"]
+            name = "cutout-progress-{}".format(window.Math.random())    # this page's own channel
+            self.channel = window.BroadcastChannel.new(name)
+            self.listen(self.channel, "message", self.on_worker_progress)
+            await worker.report_to(name)
         except Exception as exc:
             self.say("The engine could not start: {}. Reload the page to try again.".format(exc), error=True)
             return
+        self.worker = worker
         await self.prepare_model()
 
     async def prepare_model(self):
@@ -210,14 +230,11 @@ class Page:
         finally:
             self.loading_model = False
         if not info.ok:
-            self.say("The model could not be loaded: {}".format(info.error), error=True)
+            self.say(text.failure(info.kind, info.error), error=True)
             return False
-        self.model_select.value = info.model
         if not self.option_defaults:
             self.restore_options(info.defaults)
-        self.engine.textContent = text.describe_backend(
-            {"label": info.label, "threads": info.threads, "isolated": info.isolated}
-        )
+        self.show_engine(info)
         if not self.busy:
             self.say("Ready. Drop a photo, paste one, or choose a file.")
         return True
@@ -231,7 +248,7 @@ class Page:
                 return
             data = await file.arrayBuffer()
             while self.worker is None:
-                await asyncio.sleep(POLL_SECONDS)
+                await asyncio.sleep(WAIT_SECONDS)
             result = await self.worker.cutout(request, data, self.model(), self.options_json())
             await self.show_result(request, file, result, note)
         except Exception as exc:
@@ -287,8 +304,9 @@ class Page:
             return
         if not result.ok:
             if result.kind != "cancelled":
-                self.say("{}: {}".format(name, result.error), error=True)
+                self.say(text.failure(result.kind, result.error, name), error=True)
             return
+        self.show_engine(result)
         self.draw(result)
         self.drawn = request
         self.last_file = file
@@ -314,40 +332,32 @@ class Page:
         if request == self.request:
             self.say(" ".join(part for part in ("Done.", note) if part))
 
-    async def poll(self):
-        """Mirror the worker's progress into the live region while work is going on."""
-        last = ""
-        while True:
-            line = ""
-            if self.worker is None:
-                line = self.boot_stage + "…"
-            elif self.busy or self.loading_model:
-                status = json.loads(await self.worker.status())
-                if not (self.busy or self.loading_model):
-                    continue        # finished meanwhile: never overwrite "Done." or an error
-                line = text.describe_progress(status)
-                self.show_meter(status)
-            if line and line != last:
-                self.say(line)
-            last = line
-            await asyncio.sleep(POLL_SECONDS)
-
     # -- view ----------------------------------------------------------------
     def say(self, message, error=False):
         self.status.textContent = message
         self.status.classList.toggle("error", error)
 
+    def show_engine(self, info):
+        """The model and engine that really run (from the worker's reply)."""
+        self.model_select.value = info.model
+        self.engine.textContent = text.describe_backend(
+            {"label": info.label, "threads": info.threads, "isolated": info.isolated}
+        )
+
     def show_meter(self, status):
-        """Model bytes while downloading; the stage reached while a photo is worked on."""
+        """Model bytes while downloading; no figure while the model is opened (its time
+        is unknown); the stage reached while a photo is worked on."""
         stage = status.get("stage") or ""
         total = status.get("total") or 0
         if stage == "fetch:model" and total:
             self.meter.max = total
             self.meter.value = status.get("received") or 0
+        elif stage == "open:model":
+            self.meter.removeAttribute("value")          # indeterminate
         elif stage in text.PHOTO_STAGES:
             self.meter.max = len(text.PHOTO_STAGES)
             self.meter.value = text.PHOTO_STAGES.index(stage)
-        self.meter.hidden = not (stage == "fetch:model" or stage in text.PHOTO_STAGES)
+        self.meter.hidden = not (stage in ("fetch:model", "open:model") or stage in text.PHOTO_STAGES)
 
     def start_busy(self, name):
         self.busy = True

@@ -7,6 +7,7 @@ Imports: nothing.
 STAGE_LABELS = {
     "boot": "Starting the engine",
     "fetch:model": "Downloading the model",
+    "open:model": "Checking and opening the model",
     "decode": "Reading the photo",
     "preprocess": "Preparing the photo for the model",
     "inference": "Finding the subject",
@@ -91,6 +92,15 @@ def describe_timings(timings):
     total = timings.get("total")
     head = "Done in {:.1f} s".format(total) if total is not None else "Done"
     return head + (": " + ", ".join(parts) if parts else "")
+
+
+def failure(kind, error, name=""):
+    """The page's line for a failed worker call: a model that could not be loaded says
+    so and what to do; a photo's problem is prefixed by its file name."""
+    if kind == "model":
+        return "The model could not be loaded: {}. Try again: choose a photo, or reload the page.".format(
+            error.rstrip("."))
+    return "{}: {}".format(name, error) if name else error
 
 
 def describe_backend(info):

@@ -378,3 +378,31 @@ def test_a_superseded_request_cannot_be_encoded():
     run(cut(engine, 1, 40))
     with pytest.raises(Cancelled):
         engine.encode_png(7)
+
+
+# -- progress ------------------------------------------------------------------------
+def test_progress_is_pushed_at_every_step():
+    """The page cannot poll a worker busy with NumPy, so every change is pushed: the
+    model's bytes, then opening it, then each stage of the photo with its request,
+    then idle."""
+    pushed = []
+    engine = Engine(SPECS, FakeLoader(), DEFAULT, on_progress=pushed.append)
+    run(cut(engine, 7, 40))
+    engine.encode_png(7)
+    total = SPECS[DEFAULT].bytes
+    steps = [(p["phase"], p["stage"], p["received"], p["request"]) for p in pushed]
+    assert steps == [
+        ("download", "fetch:model", 0, 0),
+        ("download", "fetch:model", total // 2, 0),
+        ("download", "open:model", total, 0),
+        ("ready", "", total, 0),
+        ("work", "decode", total, 7),
+        ("work", "preprocess", total, 7),
+        ("work", "inference", total, 7),
+        ("work", "postprocess", total, 7),
+        ("ready", "", total, 7),
+        ("work", "encode", total, 7),
+        ("ready", "", total, 7),
+    ]
+    pushed[0]["stage"] = "changed"
+    assert engine.progress["stage"] == "", "the page gets copies, not the engine's own dict"

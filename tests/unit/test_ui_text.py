@@ -83,3 +83,21 @@ def test_boot_messages_are_in_plain_words():
     assert text.boot_label("Loading JS modules") == "Loading the inference engine"
     assert text.boot_label("Loaded Storage") == "Starting Python in the background"
     assert text.boot_label("Something new") == "Starting the engine"
+
+
+@pytest.mark.parametrize(
+    "kind, error, name, expected",
+    [
+        ("model", "could not download http://x/models/m.onnx: HTTP 503", "",
+         "The model could not be loaded: could not download http://x/models/m.onnx: HTTP 503. "
+         "Try again: choose a photo, or reload the page."),
+        ("model", "m.onnx is damaged.", "cat.jpg",
+         "The model could not be loaded: m.onnx is damaged. Try again: choose a photo, or reload the page."),
+        ("input", "The file is empty.", "empty.png", "empty.png: The file is empty."),
+        ("internal", "MemoryError: out of memory", "", "MemoryError: out of memory"),
+    ],
+)
+def test_failure_lines(kind, error, name, expected):
+    """A model that could not be loaded is named as such, with what to do next, whatever
+    photo asked for it; other failures are prefixed by the photo's name."""
+    assert text.failure(kind, error, name) == expected
