@@ -849,9 +849,9 @@ def ensure_venv() -> Path:
 
 
 def test(pytest_args: list[str], use_cdn: bool) -> int:
-    """Everything the suite needs, then pytest; returns pytest's exit code."""
-    arguments = pytest_command_args(pytest_args)
-    browser = runs_browser_tests(arguments)
+    """Everything the suite needs, then each pytest run in turn; returns the worst exit code."""
+    runs = pytest_runs(pytest_args)
+    browser = any(runs_browser_tests(arguments) for arguments in runs)
     missing = missing_debian_packages(browser)
     if missing:
         apt_install(*missing)
@@ -859,16 +859,38 @@ def test(pytest_args: list[str], use_cdn: bool) -> int:
         raise BuildError(f"{CHROMIUM} is still missing after installing Debian's chromium")
     python = ensure_venv()
     dist = build(ROOT, use_cdn)
-    command = [str(python), "-m", "pytest", *arguments]
-    log("$ " + " ".join(command[2:]))
-    # The tests' `site` fixture uses this build instead of building again.
-    return subprocess.call(command, cwd=ROOT, env={**os.environ, BUILT_SITE_ENV: str(dist)})
+    worst = 0
+    for arguments in runs:
+        command = [str(python), "-m", "pytest", *arguments]
+        log("$ " + " ".join(command[2:]))
+        # The tests' `site` fixture uses this build instead of building again.
+        code = subprocess.call(command, cwd=ROOT, env={**os.environ, BUILT_SITE_ENV: str(dist)})
+        worst = max(worst, code)
+    return worst
 
 
-# The fast CPython tier first, so a broken core fails in seconds, then the browser.
+# The fast CPython tier first, so a broken core fails in seconds, then the browser; each in
+# its own pytest run (Playwright's event loop stays out of the unit tests).
 DEFAULT_TEST_PATHS = ("tests/unit", "tests/browser")
 BROWSER_TESTS = ROOT / "tests" / "browser"
 BUILT_SITE_ENV = "CUTOUT_BUILT_SITE"      # set by `test`: dist/ is already built
+# Every test must stand alone, so every run is shuffled (pytest-random-order prints the
+# seed; `--random-order-seed=N` repeats an order, `-p no:random_order` turns it off).
+SHUFFLE = ("--random-order-bucket=global",)
+
+
+def pytest_runs(pytest_args: list[str]) -> list[list[str]]:
+    """The pytest runs of `build.py test`: one per default test path unless the caller
+    named paths (then one run of those), each shuffled unless the caller chose an order."""
+    arguments = pytest_command_args(pytest_args)
+    chose_order = any(arg.startswith("--random-order") or arg in ("no:random_order", "-pno:random_order")
+                      for arg in pytest_args)
+    shuffle = [] if chose_order else list(SHUFFLE)
+    named = [arg for arg in arguments if arg in DEFAULT_TEST_PATHS]
+    if arguments[: len(DEFAULT_TEST_PATHS)] == list(DEFAULT_TEST_PATHS) and named == list(DEFAULT_TEST_PATHS):
+        options = arguments[len(DEFAULT_TEST_PATHS):]
+        return [[path, *options, *shuffle] for path in DEFAULT_TEST_PATHS]
+    return [[*arguments, *shuffle]]
 
 
 def runs_browser_tests(arguments: list[str]) -> bool:

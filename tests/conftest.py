@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import ARTIFACTS_DIR as ARTIFACTS, DEVSET_DIR as DEVSET, REPO_ROOT as ROOT
+from .helpers import ARTIFACTS_DIR as ARTIFACTS, REPO_ROOT as ROOT
 
 # Flags this machine needs: no sandbox as root, and no background traffic into
 # the closed network (it would be refused, many times over).
@@ -66,11 +66,3 @@ def server_url(site):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-
-
-def devset_photo(relative: str) -> Path:
-    """A photo of ../shared/devset, read at run time (never copied into the repo)."""
-    path = DEVSET / relative
-    if not path.exists():
-        pytest.skip(f"devset photo {path} is missing (../shared/devset must sit beside the repo)")
-    return path

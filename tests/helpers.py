@@ -21,7 +21,6 @@ from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
-DEVSET_DIR = REPO_ROOT.parent / "shared" / "devset"
 MODEL_DIRS = (REPO_ROOT / "dist" / "models", Path("/tmp/models"))
 
 # Named colours for small, asymmetric test images.

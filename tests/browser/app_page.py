@@ -1,6 +1,10 @@
 """Drive the Cutout page like a person does, and record what it asks the network.
 
-One `AppPage` is one browser context (a fresh profile) with the app loaded.
+One `AppPage` is one browser context (a fresh profile: no cache, no saved
+settings) with the app loaded, so every test that makes its own starts from
+nothing and needs no other test. Every request of the context is recorded (the
+page's, and its workers' downloads); every status line and every line of the
+result's details is logged with its time.
 """
 from __future__ import annotations
 
@@ -14,45 +18,65 @@ from PIL import Image
 BOOT_TIMEOUT_MS = 180_000      # Pyodide + NumPy + Pillow + model download on a busy 2-core machine
 CUTOUT_TIMEOUT_MS = 300_000    # the 16-bit model runs ~10x slower in WebAssembly than natively
 
-# Long tasks (main thread busy > 50 ms) are recorded from the very start.
-LONG_TASK_OBSERVER = """
+# Recorded from the very start: long main-thread tasks (> 50 ms), how long every click
+# and key press waited for the page's thread, each status line and each line of the details.
+RECORDERS = """
 window.__longTasks = [];
+window.__inputs = [];
+window.__statusLog = [];
+window.__detailsLog = [];
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     window.__longTasks.push({start: entry.startTime, duration: entry.duration});
   }
 }).observe({type: "longtask", buffered: true});
+// How long each click or key press waited for the page's thread (input delay).
+for (const type of ["click", "keydown"]) {
+  addEventListener(type, (event) => window.__inputs.push(
+    {type, at: event.timeStamp, delay: performance.now() - event.timeStamp}), true);
+}
+document.addEventListener("DOMContentLoaded", () => {
+  for (const [id, log] of [["status", window.__statusLog], ["details", window.__detailsLog]]) {
+    const node = document.getElementById(id);
+    new MutationObserver(() => log.push({at: performance.now(), text: node.textContent}))
+      .observe(node, {childList: true, characterData: true, subtree: true});
+  }
+});
 """
 
 
 class AppPage:
-    def __init__(self, browser, server_url: str, init_scripts=()):
-        """The app in a new context (fresh profile) of `browser`."""
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
-        self.attach(context, server_url, init_scripts)
+    def __init__(self, browser, server_url: str, query: str = "", viewport=(1200, 900), setup=None,
+                 wait_until: str = "load"):
+        """The app at `server_url` + `query` in a new context of `browser`;
+        `setup(context)` runs before the page opens (e.g. to route requests);
+        `wait_until="commit"` returns as soon as the page starts to arrive."""
+        context = browser.new_context(accept_downloads=True,
+                                      viewport={"width": viewport[0], "height": viewport[1]})
+        if setup is not None:
+            setup(context)
+        self.attach(context, server_url + query, wait_until)
 
     @classmethod
-    def in_context(cls, context, server_url: str, init_scripts=()):
+    def in_context(cls, context, url: str):
         """The app in a given context (e.g. a persistent one: a fresh profile on disk)."""
         page = cls.__new__(cls)
-        page.attach(context, server_url, init_scripts)
+        page.attach(context, url)
         return page
 
-    def attach(self, context, server_url: str, init_scripts=()):
-        """Open the app in the given browser context."""
-        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(server_url))
+    def attach(self, context, url: str, wait_until: str = "load"):
+        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
         self.context = context
-        for script in (LONG_TASK_OBSERVER, *init_scripts):
-            self.context.add_init_script(script)
-        self.page = self.context.new_page()
-        self.requests: list[str] = []
-        self.all_timings: list[dict] = []       # each downloaded result's stage timings
+        self.context.add_init_script(RECORDERS)
+        self.requests: list = []                # playwright Request objects, in order
         self.console: list[str] = []
-        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.all_timings: list[dict] = []       # each downloaded result's stage timings
+        self.context.on("request", lambda request: self.requests.append(request))
+        self.page = self.context.new_page()
         self.page.on("console", lambda message: self.console.append(f"[{message.type}] {message.text}"))
         self.page.on("pageerror", lambda error: self.console.append(f"[pageerror] {error}"))
         self.started = time.monotonic()
-        self.page.goto(server_url)
+        self.page.goto(url, wait_until=wait_until)
 
     # -- state ---------------------------------------------------------------
     @property
@@ -60,27 +84,79 @@ class AppPage:
         return self.page.locator("#status").text_content() or ""
 
     @property
+    def status_is_error(self) -> bool:
+        return "error" in (self.page.locator("#status").get_attribute("class") or "")
+
+    @property
+    def engine(self) -> str:
+        return self.page.locator("#engine").text_content() or ""
+
+    @property
+    def details(self) -> str:
+        return self.page.locator("#details").text_content() or ""
+
+    @property
+    def busy(self) -> bool:
+        return self.page.locator("#result").get_attribute("aria-busy") == "true"
+
+    @property
     def download_link(self):
         return self.page.get_by_role("link", name="Download PNG")
 
+    @property
+    def cancel_button(self):
+        return self.page.get_by_role("button", name="Cancel")
+
+    def status_log(self) -> list[str]:
+        return [entry["text"] for entry in self.page.evaluate("window.__statusLog")]
+
+    def details_log(self) -> list[str]:
+        return [entry["text"] for entry in self.page.evaluate("window.__detailsLog")]
+
+    def wait_wired(self):
+        """Until the page's UI reacts to files (MicroPython has wired its handlers)."""
+        self.page.wait_for_selector("#drop-zone:not(.booting)", timeout=BOOT_TIMEOUT_MS)
+
     def wait_ready(self):
-        """Until the engine and the default model are loaded; marks `window.__readyAt`."""
+        """Until the engine and the model are loaded (the page names the engine)."""
         self.page.wait_for_function(
-            "() => document.querySelector('#engine').textContent.length > 0",
-            timeout=BOOT_TIMEOUT_MS,
+            "() => document.querySelector('#engine').textContent.length > 0", timeout=BOOT_TIMEOUT_MS
         )
-        self.page.evaluate("window.__readyAt = performance.now()")
         return time.monotonic() - self.started
+
+    def wait_status(self, predicate_js: str, timeout: float = BOOT_TIMEOUT_MS):
+        """Until `predicate_js` (a JS expression over `text`, the status line) holds."""
+        self.page.wait_for_function(
+            f"() => {{ const text = document.querySelector('#status').textContent; return {predicate_js}; }}",
+            timeout=timeout,
+        )
+        return self.status
+
+    def expected_threads(self) -> int:
+        """The threads the bridge should use here: up to 4 when cross-origin isolated."""
+        return self.page.evaluate("crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency)) : 1")
+
+    def urls(self) -> list[str]:
+        return [request.url for request in self.requests]
+
+    def requested(self, suffix: str) -> bool:
+        """Whether a request for a URL on the origin ending in `suffix` was made."""
+        return any(url.startswith(self.origin + "/") and url.split("?")[0].endswith(suffix) for url in self.urls())
 
     def foreign_requests(self) -> list[str]:
         """Every request that did not go to the page's own origin (blob:/data: stay local)."""
-        return [
-            url for url in self.requests
-            if not url.startswith(self.origin + "/") and not url.startswith(("blob:", "data:"))
-        ]
+        return [url for url in self.urls()
+                if not url.startswith(self.origin + "/") and not url.startswith(("blob:", "data:"))]
 
-    def long_tasks(self) -> list[dict]:
-        return self.page.evaluate("window.__longTasks")
+    def long_tasks(self, after_ms: float = 0) -> list[dict]:
+        return [task for task in self.page.evaluate("window.__longTasks") if task["start"] >= after_ms]
+
+    def inputs(self, after_ms: float = 0) -> list[dict]:
+        """Clicks and key presses since `after_ms`: {type, at, delay} in milliseconds."""
+        return [event for event in self.page.evaluate("window.__inputs") if event["at"] >= after_ms]
+
+    def now_ms(self) -> float:
+        return self.page.evaluate("performance.now()")
 
     def timings(self) -> dict:
         raw = self.page.locator("#details").get_attribute("data-timings")
@@ -114,7 +190,10 @@ class AppPage:
             [how, name, mime, list(data)],
         )
 
-    def wait_result(self):
+    def wait_busy(self):
+        self.page.wait_for_function("document.querySelector('#result').getAttribute('aria-busy') === 'true'")
+
+    def wait_result(self, timeout: float = CUTOUT_TIMEOUT_MS):
         """Until the page has finished the last pick (result or error); returns the status line."""
         self.page.wait_for_function(
             """after => {
@@ -122,7 +201,7 @@ class AppPage:
                 return Number(data.request || 0) > after && data.done === data.request;
             }""",
             arg=self.picked_after,
-            timeout=CUTOUT_TIMEOUT_MS,
+            timeout=timeout,
         )
         return self.status
 
@@ -136,6 +215,10 @@ class AppPage:
         status = self.wait_result()
         assert self.download_link.is_visible(), f"no download offered; status: {status!r}\n" + self.log()
         self.all_timings.append(self.timings())
+        return self.download(save_to)
+
+    def download(self, save_to: Path) -> Image.Image:
+        """Click "Download PNG", save the file to `save_to` and open it."""
         with self.page.expect_download() as download:
             self.download_link.click()
         download.value.save_as(save_to)

@@ -328,6 +328,19 @@ def test_test_command_runs_unit_then_browser_unless_paths_are_given():
     assert build.pytest_command_args(["tests/unit/test_build.py::test_zip"]) == ["tests/unit/test_build.py::test_zip"]
 
 
+def test_test_command_runs_each_tier_on_its_own_and_shuffled():
+    """By default the unit tier and the browser tier are two pytest runs, in that order,
+    each shuffled; named paths are one run; an order the caller chose is kept."""
+    shuffle = "--random-order-bucket=global"
+    assert build.pytest_runs([]) == [["tests/unit", shuffle], ["tests/browser", shuffle]]
+    assert build.pytest_runs(["-m", "not model"]) == [["tests/unit", "-m", "not model", shuffle],
+                                                       ["tests/browser", "-m", "not model", shuffle]]
+    assert build.pytest_runs(["tests/browser/test_photo.py"]) == [["tests/browser/test_photo.py", shuffle]]
+    assert build.pytest_runs(["--random-order-seed=7"]) == [["tests/unit", "--random-order-seed=7"],
+                                                             ["tests/browser", "--random-order-seed=7"]]
+    assert build.pytest_runs(["tests/unit", "-p", "no:random_order"]) == [["tests/unit", "-p", "no:random_order"]]
+
+
 def test_chromium_is_needed_only_when_browser_tests_run():
     """`test tests/unit` on a fresh machine does not install a browser."""
     needs = lambda args: build.runs_browser_tests(build.pytest_command_args(args))

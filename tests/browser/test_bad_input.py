@@ -1,0 +1,60 @@
+"""Files that are not photos we can cut out: each gets a clear message naming the
+file and what is wrong, and never costs the cutout already on screen.
+Each test opens the app in its own fresh profile with a cutout on screen first.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests import photos
+from tests.browser.reference import assert_same_cutout, native_cutout
+
+pytestmark = pytest.mark.browser
+
+
+def _damaged_jpeg(path):
+    photos.truncated_copy(photos.save(path.with_name("whole.jpg"), "coffee"), path, 3000)
+
+
+BAD_FILES = [
+    ("notes.txt", lambda path: path.write_text("not a photo"), "is not an image"),
+    ("empty.png", lambda path: path.write_bytes(b""), "The file is empty"),
+    ("noise.png", lambda path: photos.noise(path), "not an image we can read"),
+    ("cut.jpg", _damaged_jpeg, "damaged or incomplete"),
+    ("huge.jpg", lambda path: Image.new("RGB", (9000, 6000), (90, 120, 160)).save(path, quality=80),
+     "The photo is 9000×6000 (54 MP); the largest we can process is 50 MP."),
+]
+
+
+@pytest.mark.parametrize("name, make, message", BAD_FILES, ids=[name for name, _, _ in BAD_FILES])
+def test_a_bad_file_gets_a_clear_message_and_the_cutout_stays(first_cutout, tmp_path, name, make, message):
+    """The page names the file and what is wrong, as an error; the cat's cutout stays
+    on screen with its details, and its download is still the cat's PNG."""
+    app, before = first_cutout
+    path = tmp_path / name
+    make(path)
+    app.pick(path)
+    status = app.wait_result()
+    assert message in status and name in status, status
+    assert app.status_is_error
+    assert not app.busy
+    assert app.details.startswith("cat.png · "), app.details
+    assert app.download_link.get_attribute("download") == "cat-cutout.png"
+    again = app.download(tmp_path / "again.png")
+    np.testing.assert_array_equal(np.asarray(again), np.asarray(before))
+
+
+def test_after_a_bad_file_the_next_photo_works(first_cutout, tmp_path):
+    """A damaged file, then a good photo: the good one is cut out as usual and the
+    error gives way to "Done."."""
+    app, _ = first_cutout
+    bad = tmp_path / "cut.jpg"
+    _damaged_jpeg(bad)
+    app.pick(bad)
+    assert "damaged or incomplete" in app.wait_result()
+    good = photos.save(tmp_path / "astronaut.png", "astronaut")
+    cutout = app.cutout(good, tmp_path / "download.png")
+    assert app.status == "Done." and not app.status_is_error, app.status
+    assert_same_cutout(cutout, native_cutout(good, tmp_path))

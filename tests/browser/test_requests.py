@@ -1,0 +1,87 @@
+"""Changing one's mind: a newer photo while one is worked on, Cancel, and a bad
+file dropped mid-way, each followed by what a person does next. The cutout on
+screen before (the cat) must be the one that stays, downloadable, and the one an
+edge-setting change redoes. Each test opens the app in its own fresh profile.
+"""
+from __future__ import annotations
+
+import pytest
+
+from app.core.options import Options
+from tests import photos
+from tests.browser.reference import assert_same_cutout, native_cutout
+
+pytestmark = pytest.mark.browser
+
+REFINING = "Refining the edges at full resolution…"
+
+
+def test_a_newer_photo_supersedes_the_older_one(app, tmp_path):
+    """Two photos in quick succession: no stale download meanwhile, the older one is
+    never shown, and the result is the newer photo's cutout."""
+    older = photos.save(tmp_path / "astronaut.png", "astronaut")
+    newer = photos.save(tmp_path / "coffee.png", "coffee")
+    app.pick(older)
+    app.wait_busy()
+    assert app.download_link.is_hidden()
+    app.pick(newer)
+    cutout = app.cutout_after_pick(tmp_path / "download.png")
+    assert app.last_download_name == "coffee-cutout.png"
+    assert app.status == "Done.", app.status
+    assert not any(line.startswith("astronaut.png · ") for line in app.details_log()), app.details_log()
+    assert_same_cutout(cutout, native_cutout(newer, tmp_path))
+
+
+def redo_with_shift(app, tmp_path, shift: float):
+    """Move "Shift edge" as a person does; returns the redone cutout's download."""
+    app.open_settings()
+    app.mark()
+    app.page.get_by_label("Shift edge").fill(str(shift))
+    return app.cutout_after_pick(tmp_path / "redone.png")
+
+
+def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(first_cutout, tmp_path):
+    """Cancel while a photo is in inference: the page is idle at once, says so and
+    offers the cat again; a settings change then redoes the cat, never the
+    cancelled photo."""
+    app, _ = first_cutout
+    app.pick(photos.save(tmp_path / "astronaut.png", "astronaut"))
+    app.wait_status("text.startsWith('Finding the subject')")
+    app.cancel_button.click()
+    app.wait_status("text === 'Cancelled.'", timeout=2000)
+    assert not app.busy and app.cancel_button.is_hidden()
+    assert app.download_link.is_visible()
+    assert app.download_link.get_attribute("download") == "cat-cutout.png"
+    assert app.details.startswith("cat.png · "), app.details
+    redone = redo_with_shift(app, tmp_path, -4)
+    assert app.last_download_name == "cat-cutout.png"
+    cat = tmp_path / "cat.png"
+    assert_same_cutout(redone, native_cutout(cat, tmp_path, options=Options(shift_edge=-4)))
+
+
+def _cancel(app, tmp_path):
+    app.cancel_button.click()
+
+
+def _drop_a_bad_file(app, tmp_path):
+    app.deliver("drop", "notes.png", "image/png", b"not a photo at all")
+
+
+@pytest.mark.parametrize("interrupt", [_cancel, _drop_a_bad_file], ids=["cancel", "bad-file"])
+def test_interrupting_while_edges_are_refined_never_brings_the_photo_back(first_cutout, tmp_path, interrupt):
+    """Cancel, or drop a bad file, while the page says it is refining a large photo's
+    edges; then move an edge slider: the cat is redone, never the interrupted photo
+    (the worker used to keep a result that finished as the cancel arrived)."""
+    app, _ = first_cutout
+    large = photos.save(tmp_path / "coffee-24mp.jpg", "coffee", megapixels=24, quality=90)
+    app.pick(large)
+    app.wait_status(f"text === '{REFINING}'")
+    interrupt(app, tmp_path)
+    app.page.wait_for_function("document.querySelector('#result').getAttribute('aria-busy') === 'false'")
+    assert app.download_link.get_attribute("download") == "cat-cutout.png"
+    redone = redo_with_shift(app, tmp_path, -3)
+    assert app.last_download_name == "cat-cutout.png"
+    assert redone.size == (451, 300), f"the interrupted {redone.size} photo came back"
+    cat = tmp_path / "cat.png"
+    assert_same_cutout(redone, native_cutout(cat, tmp_path, options=Options(shift_edge=-3)))
+    assert not any(line.startswith("coffee-24mp.jpg · ") for line in app.details_log()), app.details_log()

@@ -1,0 +1,145 @@
+"""Opening the page: progress while it starts, a photo given before the model is
+ready, the model named in the address, and a model download that fails.
+Each test opens the app in its own fresh browser profile.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from app.core.spec import get_spec
+from tests import photos
+from tests.browser.app_page import AppPage
+from tests.browser.reference import assert_same_cutout, native_cutout
+from app.ui.text import format_bytes
+from tests.conftest import load_build_module
+
+pytestmark = pytest.mark.browser
+
+
+def test_boot_shows_real_progress_then_names_the_engine(open_app):
+    """While starting, the page names its stages, counts the model's megabytes, says
+    when it checks and opens the model (never a stale 100 %); then it names the
+    model and the engine (threads as many as this machine offers, up to 4) and
+    says it is ready."""
+    app = open_app()
+    app.wait_ready()
+    log = app.status_log()
+    size = format_bytes(get_spec("isnet-fp16").bytes)
+    downloads = [line for line in log if line.startswith("Downloading the model:")]
+    assert downloads, f"no model download progress shown; status lines: {log}"
+    received = [float(re.match(r"Downloading the model: ([\d.]+) ", line).group(1)) for line in downloads]
+    assert received == sorted(received), downloads
+    assert all(f" of {size} (" in line for line in downloads), downloads
+    assert log.index(downloads[0]) > 0, f"nothing said before the download: {log}"
+    after = log[log.index(downloads[-1]) + 1:]
+    assert after[:1] == ["Checking and opening the model…"], f"after the download: {after}"
+    threads = app.expected_threads()
+    assert app.page.evaluate("crossOriginIsolated") is True
+    label = get_spec("isnet-fp16").label
+    assert app.engine == f"{label} · WebAssembly, {threads} thread{'s' if threads > 1 else ''}", app.engine
+    assert app.status.startswith("Ready."), app.status
+
+
+def test_a_photo_picked_before_the_model_is_ready_is_cut_out(open_app, tmp_path):
+    """A person picks a photo as soon as the page reacts, while the model is still
+    downloading: the page works on it once the model is there, and the result is
+    the command line's cutout of that photo."""
+    app = open_app()
+    app.wait_wired()
+    assert app.engine == "", "the model was ready before the pick: this test needs an earlier pick"
+    path = photos.save(tmp_path / "coffee.png", "coffee")
+    app.pick(path)
+    cutout = app.cutout_after_pick(tmp_path / "download.png")
+    assert app.last_download_name == "coffee-cutout.png"
+    assert_same_cutout(cutout, native_cutout(path, tmp_path))
+
+
+def test_a_photo_picked_the_moment_the_page_appears_is_not_lost(open_app, tmp_path):
+    """A person picks a photo while the page still says it is loading, before its
+    script listens for files: the photo is taken once the page is ready, and cut out."""
+    path = photos.save(tmp_path / "astronaut.png", "astronaut")
+    app = open_app(wait_until="commit")
+    app.page.wait_for_selector("#file-input", state="attached")
+    app.page.evaluate("""() => {
+        const zone = document.querySelector('#drop-zone');
+        document.addEventListener('change', () => { window.__pickedAt = performance.now(); }, true);
+        new MutationObserver(() => { if (!zone.classList.contains('booting')) window.__listeningAt ??= performance.now(); })
+          .observe(zone, {attributes: true});
+    }""")
+    app.pick(path)
+    app.wait_wired()
+    picked, listening = app.page.evaluate("[window.__pickedAt, window.__listeningAt]")
+    assert picked < listening, f"picked at {picked} ms, after the page listened at {listening} ms: not early"
+    cutout = app.cutout_after_pick(tmp_path / "download.png")
+    assert app.last_download_name == "astronaut-cutout.png"
+    assert_same_cutout(cutout, native_cutout(path, tmp_path))
+
+
+def test_the_model_named_in_the_address_is_used(open_app, tmp_path):
+    """`?model=isnet-uint8` loads the 8-bit model (Settings shows it) and cuts out
+    with it: the result is the command line's `--model isnet-uint8` cutout, which
+    differs clearly from the 16-bit one."""
+    app = open_app("?model=isnet-uint8")
+    app.wait_ready()
+    assert app.engine.startswith("ISNet, 8-bit"), app.engine
+    assert app.page.get_by_label("Model").input_value() == "isnet-uint8"
+    path = photos.save(tmp_path / "astronaut.png", "astronaut")
+    cutout = app.cutout(path, tmp_path / "download.png")
+    assert app.requested("/models/isnet-uint8.onnx") and not app.requested("/models/isnet-fp16.onnx")
+    assert_same_cutout(cutout, native_cutout(path, tmp_path, "isnet-uint8"))
+
+
+@pytest.fixture
+def broken_site(site, tmp_path):
+    """A copy of the built site (hard links) whose model file the test can break and
+    repair, served on its own port: what a host with a bad upload looks like."""
+    copy = tmp_path / "site"
+    shutil.copytree(site, copy, copy_function=os.link)
+    model = copy / "models" / "isnet-fp16.onnx"
+    original = site / "models" / "isnet-fp16.onnx"
+
+    def break_model(kind: str):
+        data = original.read_bytes()
+        model.unlink()
+        if kind == "short":
+            model.write_bytes(data[: len(data) // 3])
+        elif kind == "damaged":
+            model.write_bytes(data[:1000] + bytes(255 - b for b in data[1000:1100]) + data[1100:])
+
+    def repair():
+        model.unlink(missing_ok=True)
+        os.link(original, model)
+
+    with load_build_module().serving(copy) as url:
+        yield url, break_model, repair
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("missing", "HTTP 404"),
+    ("short", r"ended after \d+ of 88188479 bytes"),
+    ("damaged", r"is damaged: SHA-256 [0-9a-f]{64}, expected " + get_spec("isnet-fp16").sha256),
+])
+def test_a_failed_model_download_is_explained_and_recovers(browser, broken_site, tmp_path, kind, reason):
+    """The model's download fails (not on the server, cut short, damaged): the page
+    says so in plain words with the reason and what to do; once the site is
+    repaired, the next photo downloads the model again and is cut out."""
+    url, break_model, repair = broken_site
+    break_model(kind)
+    app = AppPage(browser, url)
+    try:
+        status = app.wait_status("text.startsWith('The model could not be loaded')")
+        assert app.status_is_error
+        assert re.search(reason, status), status
+        assert "JsException" not in status and "Error:" not in status, status
+        assert status.endswith("Try again: choose a photo, or reload the page."), status
+        repair()
+        path = photos.save(tmp_path / "coffee.png", "coffee")
+        cutout = app.cutout(path, tmp_path / "download.png")
+        assert_same_cutout(cutout, native_cutout(path, tmp_path))
+        assert app.engine.startswith("ISNet, 16-bit"), app.engine
+    finally:
+        app.close()
