@@ -18,8 +18,9 @@ from PIL import Image
 BOOT_TIMEOUT_MS = 180_000      # Pyodide + NumPy + Pillow + model download on a busy 2-core machine
 CUTOUT_TIMEOUT_MS = 300_000    # the 16-bit model runs ~10x slower in WebAssembly than natively
 
-# Recorded from the very start: long main-thread tasks (> 50 ms), how long every click
-# and key press waited for the page's thread, each status line and each line of the details.
+# Recorded from the very start: long main-thread tasks (> 50 ms), every progress message of
+# the worker, how long every click and key press waited for the page's thread, each status
+# line and each line of the details.
 RECORDERS = """
 window.__longTasks = [];
 window.__inputs = [];
@@ -30,6 +31,14 @@ new PerformanceObserver((list) => {
     window.__longTasks.push({start: entry.startTime, duration: entry.duration});
   }
 }).observe({type: "longtask", buffered: true});
+// Every progress message the worker pushes to the page (its BroadcastChannel).
+window.__progress = [];
+window.BroadcastChannel = class extends BroadcastChannel {
+  constructor(name) {
+    super(name);
+    this.addEventListener("message", (event) => window.__progress.push(JSON.parse(event.data)));
+  }
+};
 // How long each click or key press waited for the page's thread (input delay).
 for (const type of ["click", "keydown"]) {
   addEventListener(type, (event) => window.__inputs.push(
@@ -150,6 +159,10 @@ class AppPage:
 
     def long_tasks(self, after_ms: float = 0) -> list[dict]:
         return [task for task in self.page.evaluate("window.__longTasks") if task["start"] >= after_ms]
+
+    def worker_progress(self) -> list[dict]:
+        """Every progress snapshot the worker pushed: {phase, stage, request, ...}."""
+        return self.page.evaluate("window.__progress")
 
     def inputs(self, after_ms: float = 0) -> list[dict]:
         """Clicks and key presses since `after_ms`: {type, at, delay} in milliseconds."""

@@ -43,10 +43,11 @@ def redo_with_shift(app, tmp_path, shift: float):
 def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(first_cutout, tmp_path):
     """Cancel while a photo is in inference: the page is idle at once, says so and
     offers the cat again; a settings change then redoes the cat, never the
-    cancelled photo."""
+    cancelled photo; and the worker really dropped it (it never refined its edges)."""
     app, _ = first_cutout
     app.pick(photos.save(tmp_path / "astronaut.png", "astronaut"))
     app.wait_status("text.startsWith('Finding the subject')")
+    cancelled = int(app.page.locator("#result").get_attribute("data-request"))
     app.cancel_button.click()
     app.wait_status("text === 'Cancelled.'", timeout=2000)
     assert not app.busy and app.cancel_button.is_hidden()
@@ -57,6 +58,11 @@ def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(first_cutout, 
     assert app.last_download_name == "cat-cutout.png"
     cat = tmp_path / "cat.png"
     assert_same_cutout(redone, native_cutout(cat, tmp_path, options=Options(shift_edge=-4)))
+    # The next photo runs once the cancelled inference is over (one at a time):
+    # by then the worker has shown whether it went on with the cancelled photo.
+    app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "next.png")
+    stages = [p["stage"] for p in app.worker_progress() if p["phase"] == "work" and p["request"] == cancelled]
+    assert "inference" in stages and "postprocess" not in stages, stages
 
 
 def _cancel(app, tmp_path):

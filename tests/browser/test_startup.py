@@ -31,7 +31,9 @@ def test_boot_shows_real_progress_then_names_the_engine(open_app):
     size = format_bytes(get_spec("isnet-fp16").bytes)
     downloads = [line for line in log if line.startswith("Downloading the model:")]
     assert downloads, f"no model download progress shown; status lines: {log}"
-    received = [float(re.match(r"Downloading the model: ([\d.]+) ", line).group(1)) for line in downloads]
+    units = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+    received = [float(number) * units[unit] for number, unit in
+                (re.match(r"Downloading the model: ([\d.]+) (\w+) ", line).groups() for line in downloads)]
     assert received == sorted(received), downloads
     assert all(f" of {size} (" in line for line in downloads), downloads
     assert log.index(downloads[0]) > 0, f"nothing said before the download: {log}"
