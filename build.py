@@ -882,15 +882,12 @@ SHUFFLE = ("--random-order-bucket=global",)
 def pytest_runs(pytest_args: list[str]) -> list[list[str]]:
     """The pytest runs of `build.py test`: one per default test path unless the caller
     named paths (then one run of those), each shuffled unless the caller chose an order."""
-    arguments = pytest_command_args(pytest_args)
     chose_order = any(arg.startswith("--random-order") or arg in ("no:random_order", "-pno:random_order")
                       for arg in pytest_args)
     shuffle = [] if chose_order else list(SHUFFLE)
-    named = [arg for arg in arguments if arg in DEFAULT_TEST_PATHS]
-    if arguments[: len(DEFAULT_TEST_PATHS)] == list(DEFAULT_TEST_PATHS) and named == list(DEFAULT_TEST_PATHS):
-        options = arguments[len(DEFAULT_TEST_PATHS):]
-        return [[path, *options, *shuffle] for path in DEFAULT_TEST_PATHS]
-    return [[*arguments, *shuffle]]
+    if names_test_paths(pytest_args):
+        return [[*pytest_args, *shuffle]]
+    return [[path, *pytest_args, *shuffle] for path in DEFAULT_TEST_PATHS]
 
 
 def runs_browser_tests(arguments: list[str]) -> bool:
@@ -904,10 +901,14 @@ def runs_browser_tests(arguments: list[str]) -> bool:
     return False
 
 
+def names_test_paths(pytest_args: list[str]) -> bool:
+    """Whether the caller named test paths (files, folders, node ids) for pytest."""
+    return any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in pytest_args)
+
+
 def pytest_command_args(pytest_args: list[str]) -> list[str]:
     """pytest's arguments: the default test paths unless the caller named some."""
-    names_paths = any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in pytest_args)
-    return list(pytest_args) if names_paths else [*DEFAULT_TEST_PATHS, *pytest_args]
+    return list(pytest_args) if names_test_paths(pytest_args) else [*DEFAULT_TEST_PATHS, *pytest_args]
 
 
 # --------------------------------------------------------------------------------------

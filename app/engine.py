@@ -117,7 +117,7 @@ class Engine:
 
         return on_stage
 
-    def _finished(self, request_id: int, result: pipeline.Cutout, started: float) -> pipeline.Cutout:
+    def _keep_for_page(self, request_id: int, result: pipeline.Cutout, started: float) -> pipeline.Cutout:
         """Keep `result` for the page to draw, unless a newer request came meanwhile."""
         self._check(request_id)
         result.timings["total"] = time.perf_counter() - started
@@ -136,7 +136,7 @@ class Engine:
                 result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
             finally:
                 self._report(phase="ready", stage="")
-            return session, self._finished(request_id, result, started)
+            return session, self._keep_for_page(request_id, result, started)
 
     def restyle(self, request_id: int, options: Options):
         """(session, cutout): the cutout on screen again with other options (no inference)."""
@@ -148,7 +148,7 @@ class Engine:
             result = pipeline.restyle(self.on_screen[1], options, on_stage)
         finally:
             self._report(phase="ready", stage="")
-        return self.session, self._finished(request_id, result, started)
+        return self.session, self._keep_for_page(request_id, result, started)
 
     def encode_png(self, request_id: int) -> tuple[bytes, float]:
         """The page draws `request_id`'s result: it becomes the cutout on screen (what

@@ -244,6 +244,13 @@ class AppPage:
         if not self.page.locator("#settings").evaluate("details => details.open"):
             self.page.get_by_text("Settings", exact=True).click()
 
+    def move_slider(self, label: str, value: float):
+        """Open Settings and set the slider `label` as a person would; `wait_result`
+        then waits for the cutout it redoes."""
+        self.open_settings()
+        self.mark()
+        self.page.get_by_label(label).fill(str(value))
+
     def choose_model(self, name: str):
         """Open Settings (as a person would) and pick the model."""
         self.open_settings()

@@ -34,9 +34,7 @@ def test_a_newer_photo_supersedes_the_older_one(app, tmp_path):
 
 def redo_with_shift(app, tmp_path, shift: float):
     """Move "Shift edge" as a person does; returns the redone cutout's download."""
-    app.open_settings()
-    app.mark()
-    app.page.get_by_label("Shift edge").fill(str(shift))
+    app.move_slider("Shift edge", shift)
     return app.cutout_after_pick(tmp_path / "redone.png")
 
 

@@ -18,9 +18,7 @@ def test_edge_settings_redo_the_cutout_without_inference_and_are_remembered(firs
     reload; "Reset edges" brings back the default cutout."""
     app, before = first_cutout
     cat = tmp_path / "cat.png"
-    app.open_settings()
-    app.mark()
-    app.page.get_by_label("Shift edge").fill("-6")
+    app.move_slider("Shift edge", -6)
     shifted = app.cutout_after_pick(tmp_path / "shifted.png")
     assert app.last_download_name == "cat-cutout.png"
     timings = app.timings()
