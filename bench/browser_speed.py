@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "bench"))
 from devset import DEFAULT_DEVSET  # noqa: E402  (the benchmarks' own devset path, not the tests')
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, load_build_module  # noqa: E402
+from builder import serve, site  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 SOURCE = DEFAULT_DEVSET / "fur_soft" / "am_GT05.jpg"
 SIZES = {"1 MP": (1224, 816), "12 MP": (4240, 2832)}
@@ -160,13 +161,12 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    build = load_build_module()
-    build.build()
+    dist = site.build()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         photos = make_photos(work)
-        with build.serving(build.DIST) as url, sync_playwright() as playwright:
+        with serve.serving(dist) as url, sync_playwright() as playwright:
             for model in args.models.split(","):
                 rows.append(measure_model(playwright, url, model, photos, args.repeat, work))
                 print(f"measured {model} in the browser", file=sys.stderr, flush=True)

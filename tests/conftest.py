@@ -5,7 +5,6 @@ The browser fixtures live in tests/browser/conftest.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -29,17 +28,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def load_build_module():
-    """build.py, loaded by path (PyPA's `build` package could shadow `import build`)."""
-    if "cutout_build" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("cutout_build", ROOT / "build.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["cutout_build"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["cutout_build"]
+from builder import paths, serve, site as site_builder, testenv  # noqa: E402  (needs ROOT on sys.path)
 
-
-CHROMIUM = str(load_build_module().CHROMIUM)      # Debian's, where `build.py test` installs it
+CHROMIUM = str(paths.CHROMIUM)      # Debian's, where `build.py test` installs it
 
 
 def pytest_configure(config):
@@ -51,14 +42,13 @@ def pytest_configure(config):
 def site() -> Path:
     """The site built from the current tree: the one `build.py test` just built, else a
     build now (a cached build takes about a second)."""
-    build = load_build_module()
-    built = os.environ.get(build.BUILT_SITE_ENV)
-    return Path(built) if built else build.build()
+    built = os.environ.get(testenv.BUILT_SITE_ENV)
+    return Path(built) if built else site_builder.build()
 
 
 @pytest.fixture(scope="session")
 def server_url(site):
-    with load_build_module().serving(site) as url:
+    with serve.serving(site) as url:
         yield url
 
 

@@ -15,7 +15,7 @@ from tests import photos
 from tests.browser.app_page import AppPage
 from tests.browser.reference import assert_same_cutout, native_cutout
 from app.ui.text import format_bytes
-from tests.conftest import load_build_module
+from builder.serve import serving
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def broken_site(site, tmp_path):
         model.unlink(missing_ok=True)
         os.link(original, model)
 
-    with load_build_module().serving(copy) as url:
+    with serving(copy) as url:
         yield url, break_model, repair
 
 

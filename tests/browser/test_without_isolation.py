@@ -9,7 +9,7 @@ import pytest
 from tests import photos
 from tests.browser.app_page import AppPage
 from tests.browser.reference import assert_same_cutout, native_cutout
-from tests.conftest import load_build_module
+from builder.serve import serving
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def plain_url(site):
     """The site served with the right MIME types but no isolation headers."""
-    with load_build_module().serving(site, isolated=False) as url:
+    with serving(site, isolated=False) as url:
         yield url
 
 

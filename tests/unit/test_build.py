@@ -1,4 +1,4 @@
-"""Unit tests for build.py: verification, fallbacks, caching, the app zip, the dev server.
+"""Unit tests for the build (builder/): verification, fallbacks, caching, the app zip, the dev server.
 
 Synthetic data in tmp_path only: no network, no npm, no pip.
 """
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, load_build_module
-
-build = load_build_module()
+from builder import files, models, npm, pins, serve, site, testenv, verify, wheels
+from tests.conftest import ROOT
 
 
 def sha(data: bytes) -> str:
@@ -42,7 +41,7 @@ def make_chunks(tmp_path, payload: bytes, chunk_size: int):
         "file": "tiny.onnx",
         "sha256": sha(payload),
         "bytes": len(payload),
-        "source": {"npm": "@imgly/background-removal-data", "version": build.MODEL_DATA_VERSION,
+        "source": {"npm": "@imgly/background-removal-data", "version": pins.MODEL_DATA_VERSION,
                    "resource": "/models/tiny"},
     }
     return chunk_dir, resources, model
@@ -53,7 +52,7 @@ PAYLOAD = bytes(range(256)) * 40  # 10240 bytes -> 3 chunks of 4096
 
 def test_assemble_model_accepts_good_chunks(tmp_path):
     chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
-    out = build.assemble_model(model, resources, chunk_dir, tmp_path / "out" / "tiny.onnx")
+    out = models.assemble_model(model, resources, chunk_dir, tmp_path / "out" / "tiny.onnx")
     assert out.read_bytes() == PAYLOAD
     assert len(resources["/models/tiny"]["chunks"]) == 3
 
@@ -65,8 +64,8 @@ def test_assemble_model_refuses_a_corrupted_chunk(tmp_path):
     data[7] ^= 0xFF
     bad.write_bytes(bytes(data))
     out = tmp_path / "out" / "tiny.onnx"
-    with pytest.raises(build.BuildError) as info:
-        build.assemble_model(model, resources, chunk_dir, out)
+    with pytest.raises(files.BuildError) as info:
+        models.assemble_model(model, resources, chunk_dir, out)
     message = str(info.value)
     assert "tiny.onnx" in message and bad.name in message and sha(bytes(data)) in message
     assert not out.exists()
@@ -76,8 +75,8 @@ def test_assemble_model_refuses_a_wrong_whole_file_hash(tmp_path):
     chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
     model["sha256"] = "0" * 64
     out = tmp_path / "out" / "tiny.onnx"
-    with pytest.raises(build.BuildError) as info:
-        build.assemble_model(model, resources, chunk_dir, out)
+    with pytest.raises(files.BuildError) as info:
+        models.assemble_model(model, resources, chunk_dir, out)
     message = str(info.value)
     assert "tiny.onnx" in message and "0" * 64 in message and sha(PAYLOAD) in message
     assert not out.exists()
@@ -86,15 +85,15 @@ def test_assemble_model_refuses_a_wrong_whole_file_hash(tmp_path):
 def test_obtain_models_reuses_a_verified_model_and_replaces_a_bad_one(tmp_path):
     chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
     cache = tmp_path / "cache"
-    [path] = build.obtain_models({"tiny": model}, chunk_dir, cache)
+    [path] = models.obtain_models({"tiny": model}, chunk_dir, cache)
     first = path.stat().st_mtime_ns
     for chunk in chunk_dir.glob("[0-9a-f]" * 8 + "*"):
         chunk.unlink()  # a rebuild from chunks would now fail
-    [again] = build.obtain_models({"tiny": model}, chunk_dir, cache)
+    [again] = models.obtain_models({"tiny": model}, chunk_dir, cache)
     assert again.stat().st_mtime_ns == first and again.read_bytes() == PAYLOAD
     path.write_bytes(b"x" * len(PAYLOAD))  # same size, wrong content: must not be trusted
-    with pytest.raises(build.BuildError, match="missing"):
-        build.obtain_models({"tiny": model}, chunk_dir, cache)
+    with pytest.raises(files.BuildError, match="missing"):
+        models.obtain_models({"tiny": model}, chunk_dir, cache)
 
 
 # --------------------------------------------------------------------------------------
@@ -107,7 +106,7 @@ class FakeSource:
     def fetch(self, filename):
         self.calls.append(filename)
         if self.error:
-            raise build.SourceError(self.error)
+            raise verify.SourceError(self.error)
         return self.data
 
 
@@ -117,15 +116,15 @@ WHEEL = b"PK not really a wheel" * 100
 def test_wheel_falls_back_to_the_next_source_on_a_bad_hash(tmp_path):
     corrupt = FakeSource("corrupt mirror", WHEEL[:-1] + b"!")
     good = FakeSource("good mirror", WHEEL)
-    path = build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [corrupt, good])
+    path = verify.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [corrupt, good])
     assert path == tmp_path / "cache" / "w.whl" and path.read_bytes() == WHEEL
     assert corrupt.calls == ["w.whl"] and good.calls == ["w.whl"]
 
 
 def test_wheel_error_lists_every_source_and_the_expected_hash(tmp_path):
     sources = [FakeSource("offline cdn", error="no answer within 10 s"), FakeSource("bad pypi", b"junk")]
-    with pytest.raises(build.BuildError) as info:
-        build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", sources)
+    with pytest.raises(files.BuildError) as info:
+        verify.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", sources)
     message = str(info.value)
     for part in ("w.whl", sha(WHEEL), "offline cdn", "no answer", "bad pypi", sha(b"junk"), "cache"):
         assert part in message
@@ -136,29 +135,29 @@ def test_cached_verified_wheel_is_reused_without_calling_a_source(tmp_path):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "w.whl").write_bytes(WHEEL)
     source = FakeSource("must not be used", error="called")
-    path = build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [source])
+    path = verify.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [source])
     assert path.read_bytes() == WHEEL and source.calls == []
 
 
 def test_corrupted_cache_entry_is_replaced(tmp_path):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "w.whl").write_bytes(b"truncated")
-    path = build.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [FakeSource("good", WHEEL)])
+    path = verify.obtain_verified("w.whl", sha(WHEEL), tmp_path / "cache", [FakeSource("good", WHEEL)])
     assert path.read_bytes() == WHEEL
 
 
 def test_url_source_fetches_and_gives_up_fast_on_a_silent_server(tmp_path):
     (tmp_path / "w.whl").write_bytes(WHEEL)
-    with build.serving(tmp_path) as url:
-        assert build.UrlSource(url, timeout=5).fetch("w.whl") == WHEEL
-        with pytest.raises(build.SourceError, match="404"):
-            build.UrlSource(url, timeout=5).fetch("missing.whl")
+    with serve.serving(tmp_path) as url:
+        assert verify.UrlSource(url, timeout=5).fetch("w.whl") == WHEEL
+        with pytest.raises(verify.SourceError, match="404"):
+            verify.UrlSource(url, timeout=5).fetch("missing.whl")
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         started = time.monotonic()
-        with pytest.raises(build.SourceError, match="no answer within 0.5 s"):
-            build.UrlSource(f"http://127.0.0.1:{silent.getsockname()[1]}/", timeout=0.5).fetch("w.whl")
+        with pytest.raises(verify.SourceError, match="no answer within 0.5 s"):
+            verify.UrlSource(f"http://127.0.0.1:{silent.getsockname()[1]}/", timeout=0.5).fetch("w.whl")
         assert time.monotonic() - started < 3
 
 
@@ -169,21 +168,21 @@ def test_pyodide_wheel_specs_read_the_lock_and_check_versions(tmp_path):
         "pillow": {"version": "10.2.0", "file_name": "pillow.whl", "sha256": "b" * 64},
     }
     lock.write_text(json.dumps({"packages": packages}))
-    assert build.pyodide_wheel_specs(lock) == [("numpy.whl", "a" * 64), ("pillow.whl", "b" * 64)]
+    assert wheels.pyodide_wheel_specs(lock) == [("numpy.whl", "a" * 64), ("pillow.whl", "b" * 64)]
     packages["numpy"]["version"] = "2.1.0"
     lock.write_text(json.dumps({"packages": packages}))
-    with pytest.raises(build.BuildError, match="numpy"):
-        build.pyodide_wheel_specs(lock)
+    with pytest.raises(files.BuildError, match="numpy"):
+        wheels.pyodide_wheel_specs(lock)
 
 
 def test_pip_source_reads_the_member_from_a_downloaded_wheel(tmp_path):
     carrier = tmp_path / "carrier-1.0-py3-none-any.whl"
     with zipfile.ZipFile(carrier, "w") as z:
         z.writestr("carrier/assets/pyodide/w.whl", WHEEL)
-    source = build.PipWheelSource("carrier==1.0", "carrier/assets/pyodide/{file}")
+    source = wheels.PipWheelSource("carrier==1.0", "carrier/assets/pyodide/{file}")
     source._wheel = carrier  # as if pip had downloaded it
     assert source.fetch("w.whl") == WHEEL
-    with pytest.raises(build.SourceError, match="no member"):
+    with pytest.raises(verify.SourceError, match="no member"):
         source.fetch("other.whl")
 
 
@@ -203,8 +202,8 @@ def make_project(root: Path):
 
 def test_app_zip_is_deterministic_and_has_the_expected_paths(tmp_path):
     make_project(tmp_path / "p")
-    build.build_app(tmp_path / "p", tmp_path / "site1")
-    build.build_app(tmp_path / "p", tmp_path / "site2")
+    site.build_app(tmp_path / "p", tmp_path / "site1")
+    site.build_app(tmp_path / "p", tmp_path / "site2")
     first = (tmp_path / "site1" / "app.zip").read_bytes()
     assert first == (tmp_path / "site2" / "app.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "site1" / "app.zip") as z:
@@ -212,7 +211,7 @@ def test_app_zip_is_deterministic_and_has_the_expected_paths(tmp_path):
             "app/__init__.py", "app/core/spec.py", "app/worker.py", "models/manifest.json",
         ]
         assert z.read("app/worker.py") == b"print('w')\n"
-        assert {info.date_time for info in z.infolist()} == {build.ZIP_DATE}
+        assert {info.date_time for info in z.infolist()} == {site.ZIP_DATE}
     assert (tmp_path / "site1" / "app" / "core" / "spec.py").read_text() == "X = 1\n"
     assert (tmp_path / "site1" / "models" / "manifest.json").exists()
     assert not (tmp_path / "site1" / "app" / "notes.txt").exists()
@@ -225,24 +224,24 @@ def test_copy_pages_takes_index_tomls_and_static_but_not_pyproject(tmp_path):
     (root / "pyscript.toml").write_text("name = 'x'")
     (root / "pyproject.toml").write_text("[project]")
     (root / "static" / "icons" / "i.svg").write_text("<svg/>")
-    build.copy_pages(root, tmp_path / "site")
+    site.copy_pages(root, tmp_path / "site")
     names = sorted(p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("*") if p.is_file())
     assert names == ["index.html", "pyscript.toml", "static/icons/i.svg"]
 
 
 def test_build_info_lists_every_file_with_size_and_hash(tmp_path):
-    site = tmp_path / "site"
-    (site / "a").mkdir(parents=True)
-    (site / "a" / "x.bin").write_bytes(b"12345")
-    (site / "b.txt").write_bytes(b"hi")
-    build.write_build_info(site, {"m": {"file": "m.onnx", "sha256": "c" * 64, "bytes": 3}})
-    info = json.loads((site / "build-info.json").read_text())
+    out = tmp_path / "site"
+    (out / "a").mkdir(parents=True)
+    (out / "a" / "x.bin").write_bytes(b"12345")
+    (out / "b.txt").write_bytes(b"hi")
+    site.write_build_info(out, {"m": {"file": "m.onnx", "sha256": "c" * 64, "bytes": 3}})
+    info = json.loads((out / "build-info.json").read_text())
     assert info["files"] == [
         {"path": "a/x.bin", "bytes": 5, "sha256": sha(b"12345")},
         {"path": "b.txt", "bytes": 2, "sha256": sha(b"hi")},
     ]
     assert info["models"][0]["sha256"] == "c" * 64
-    assert info["versions"]["npm"]["pyodide"] == build.PYODIDE_VERSION
+    assert info["versions"]["npm"]["pyodide"] == pins.PYODIDE_VERSION
 
 
 # --------------------------------------------------------------------------------------
@@ -250,33 +249,33 @@ def test_build_info_lists_every_file_with_size_and_hash(tmp_path):
 # --------------------------------------------------------------------------------------
 def test_package_json_version_mismatch_is_refused(tmp_path):
     package_json = tmp_path / "package.json"
-    deps = dict(build.NPM_PACKAGES)
+    deps = dict(pins.NPM_PACKAGES)
     package_json.write_text(json.dumps({"dependencies": deps}))
-    build.check_package_json(package_json)
+    npm.check_package_json(package_json)
     deps["onnxruntime-web"] = "1.29.0"
     package_json.write_text(json.dumps({"dependencies": deps}))
-    with pytest.raises(build.BuildError) as info:
-        build.check_package_json(package_json)
+    with pytest.raises(files.BuildError) as info:
+        npm.check_package_json(package_json)
     assert "onnxruntime-web" in str(info.value) and "1.29.0" in str(info.value)
-    assert build.ORT_WEB_VERSION in str(info.value)
+    assert pins.ORT_WEB_VERSION in str(info.value)
 
 
-def test_committed_package_json_matches_build_py():
-    build.check_package_json(ROOT / "package.json")
+def test_committed_package_json_matches_the_pins():
+    npm.check_package_json(ROOT / "package.json")
     lock = json.loads((ROOT / "package-lock.json").read_text())
-    for name, version in build.NPM_PACKAGES.items():
+    for name, version in pins.NPM_PACKAGES.items():
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
 
 def test_requirements_dev_pins_the_browser_versions():
-    pins = dict(
+    required = dict(
         re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
         for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     )
-    assert pins["numpy"] == build.PYODIDE_WHEELS["numpy"]
-    assert pins["pillow"] == build.PYODIDE_WHEELS["pillow"]
-    assert pins["onnxruntime"] == build.ORT_WEB_VERSION
+    assert required["numpy"] == pins.PYODIDE_WHEELS["numpy"]
+    assert required["pillow"] == pins.PYODIDE_WHEELS["pillow"]
+    assert required["onnxruntime"] == pins.ORT_WEB_VERSION
 
 
 # --------------------------------------------------------------------------------------
@@ -292,7 +291,7 @@ def test_server_sends_isolation_headers_and_mime_types(tmp_path):
     (tmp_path / "x.mjs").write_text("export {};")
     (tmp_path / "c.toml").write_text("a = 1")
     (tmp_path / "n.onnx").write_bytes(b"onnx")
-    with build.serving(tmp_path) as url:
+    with serve.serving(tmp_path) as url:
         base = url.replace("localhost", "127.0.0.1")
         status, headers, body = fetch_headers(base + "m.wasm")
         assert status == 200 and body == b"\0asm\1\0\0\0"
@@ -308,8 +307,8 @@ def test_server_sends_isolation_headers_and_mime_types(tmp_path):
 
 def test_start_server_picks_a_free_port_and_stops(tmp_path):
     (tmp_path / "a.txt").write_text("a")
-    first = build.start_server(tmp_path)
-    second = build.start_server(tmp_path)
+    first = serve.start_server(tmp_path)
+    second = serve.start_server(tmp_path)
     try:
         assert first.server_address[1] != second.server_address[1]
         assert first.url.endswith(f":{first.server_address[1]}/")
@@ -322,28 +321,28 @@ def test_start_server_picks_a_free_port_and_stops(tmp_path):
 def test_test_command_runs_unit_then_browser_unless_paths_are_given():
     """`build.py test` runs tests/unit before tests/browser; named paths replace both,
     while options and their values (`-m "not model"`, `-k name`) keep the defaults."""
-    assert build.pytest_command_args([]) == ["tests/unit", "tests/browser"]
-    assert build.pytest_command_args(["-m", "not model", "-x"]) == ["tests/unit", "tests/browser", "-m", "not model", "-x"]
-    assert build.pytest_command_args(["tests/unit", "-m", "not model"]) == ["tests/unit", "-m", "not model"]
-    assert build.pytest_command_args(["tests/unit/test_build.py::test_zip"]) == ["tests/unit/test_build.py::test_zip"]
+    assert testenv.pytest_command_args([]) == ["tests/unit", "tests/browser"]
+    assert testenv.pytest_command_args(["-m", "not model", "-x"]) == ["tests/unit", "tests/browser", "-m", "not model", "-x"]
+    assert testenv.pytest_command_args(["tests/unit", "-m", "not model"]) == ["tests/unit", "-m", "not model"]
+    assert testenv.pytest_command_args(["tests/unit/test_build.py::test_zip"]) == ["tests/unit/test_build.py::test_zip"]
 
 
 def test_test_command_runs_each_tier_on_its_own_and_shuffled():
     """By default the unit tier and the browser tier are two pytest runs, in that order,
     each shuffled; named paths are one run; an order the caller chose is kept."""
     shuffle = "--random-order-bucket=global"
-    assert build.pytest_runs([]) == [["tests/unit", shuffle], ["tests/browser", shuffle]]
-    assert build.pytest_runs(["-m", "not model"]) == [["tests/unit", "-m", "not model", shuffle],
+    assert testenv.pytest_runs([]) == [["tests/unit", shuffle], ["tests/browser", shuffle]]
+    assert testenv.pytest_runs(["-m", "not model"]) == [["tests/unit", "-m", "not model", shuffle],
                                                        ["tests/browser", "-m", "not model", shuffle]]
-    assert build.pytest_runs(["tests/browser/test_photo.py"]) == [["tests/browser/test_photo.py", shuffle]]
-    assert build.pytest_runs(["--random-order-seed=7"]) == [["tests/unit", "--random-order-seed=7"],
+    assert testenv.pytest_runs(["tests/browser/test_photo.py"]) == [["tests/browser/test_photo.py", shuffle]]
+    assert testenv.pytest_runs(["--random-order-seed=7"]) == [["tests/unit", "--random-order-seed=7"],
                                                              ["tests/browser", "--random-order-seed=7"]]
-    assert build.pytest_runs(["tests/unit", "-p", "no:random_order"]) == [["tests/unit", "-p", "no:random_order"]]
+    assert testenv.pytest_runs(["tests/unit", "-p", "no:random_order"]) == [["tests/unit", "-p", "no:random_order"]]
 
 
 def test_chromium_is_needed_only_when_browser_tests_run():
     """`test tests/unit` on a fresh machine does not install a browser."""
-    needs = lambda args: build.runs_browser_tests(build.pytest_command_args(args))
+    needs = lambda args: testenv.runs_browser_tests(testenv.pytest_command_args(args))
     assert needs([]) and needs(["-x"]) and needs(["tests"]) and needs(["tests/browser/test_parity.py::x"])
     assert not needs(["tests/unit", "-m", "not model"])
     assert not needs(["tests/unit/test_build.py"])

@@ -1,0 +1,12 @@
+"""The build's jobs as small modules; build.py is the one front door and only parses arguments.
+
+    pins      versions and vendored file lists      paths     where things are
+    files     errors, log, hashing, file helpers    shell     commands, sudo, apt-get
+    verify    a file with a known hash, from the first source that has it
+    npm       node_modules from the lock             wheels    Pyodide's NumPy and Pillow
+    models    the ONNX models                        licenses  licenses.txt
+    site      dist/, assembled and swapped in        serve     the development server
+    testenv   `build.py test`: Debian packages, .venv, build, pytest
+
+Standard library only: the build runs with a bare ``python3``.
+"""

@@ -1,0 +1,172 @@
+"""Site assembly: dist/ from the pages, the app, the verified models and vendored files.
+
+The whole site is built in .cache/dist.new and swapped into place, so a running server
+never serves half a build.  Imports builder.* and the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import shutil
+import os
+import zipfile
+from pathlib import Path
+
+from builder.files import BuildError, copy_file, link_or_copy, log, read_json, sha256_file_listed, write_atomic
+from builder.licenses import write_licenses
+from builder.models import obtain_models
+from builder.npm import ensure_node_modules
+from builder.paths import ROOT
+from builder.pins import MICROPYTHON_FILES, NPM_PACKAGES, ORT_OPTIONAL_FILES, ORT_REQUIRED_FILES, PYODIDE_FILES, PYODIDE_WHEELS
+from builder.wheels import obtain_wheels
+
+
+def app_sources(root: Path) -> list[Path]:
+    """Every *.py under app/ (relative to root), sorted, without __pycache__."""
+    app = root / "app"
+    if not app.is_dir():
+        return []
+    return sorted(
+        p.relative_to(root)
+        for p in app.rglob("*.py")
+        if "__pycache__" not in p.parts and p.is_file()
+    )
+
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def write_deterministic_zip(zip_path: Path, files: dict[str, bytes]) -> None:
+    """A zip whose bytes depend only on `files` (sorted names, fixed times and modes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            z.writestr(info, files[name], compresslevel=9)
+    write_atomic(zip_path, buffer.getvalue())
+
+
+def build_app(root: Path, site: Path) -> None:
+    """site/app/**.py, site/models/manifest.json and site/app.zip holding both."""
+    files = {p.as_posix(): (root / p).read_bytes() for p in app_sources(root)}
+    files["models/manifest.json"] = (root / "models" / "manifest.json").read_bytes()
+    for name, data in files.items():
+        write_atomic(site / name, data)
+    write_deterministic_zip(site / "app.zip", files)
+
+
+def copy_pages(root: Path, site: Path) -> None:
+    """index.html, the top-level *.toml (not pyproject.toml) and static/**."""
+    tops = [root / "index.html"] + sorted(root.glob("*.toml"))
+    for path in tops:
+        if path.is_file() and path.name != "pyproject.toml":
+            copy_file(path, site / path.name)
+    static = root / "static"
+    if static.is_dir():
+        for path in sorted(static.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                copy_file(path, site / path.relative_to(root))
+
+
+def copy_vendor(node_modules: Path, site: Path, wheels: list[Path]) -> None:
+    vendor = site / "vendor"
+    pyscript = node_modules / "@pyscript" / "core" / "dist"
+    for path in sorted(pyscript.rglob("*")):
+        if path.is_file() and path.suffix != ".map":
+            link_or_copy(path, vendor / "pyscript" / path.relative_to(pyscript))
+    copy_named(node_modules / "pyodide", PYODIDE_FILES, vendor / "pyodide")
+    for wheel in wheels:  # Pyodide loads packages relative to pyodide-lock.json
+        link_or_copy(wheel, vendor / "pyodide" / wheel.name)
+    mpy = node_modules / "@micropython" / "micropython-webassembly-pyscript"
+    copy_named(mpy, MICROPYTHON_FILES, vendor / "micropython")
+    ort = node_modules / "onnxruntime-web" / "dist"
+    copy_named(ort, ORT_REQUIRED_FILES, vendor / "ort")
+    copy_named(ort, [f for f in ORT_OPTIONAL_FILES if (ort / f).exists()], vendor / "ort")
+
+
+def copy_named(src_dir: Path, names, dst_dir: Path) -> None:
+    for name in names:
+        src = src_dir / name
+        if not src.is_file():
+            raise BuildError(f"{src} is missing (is node_modules complete? try deleting it)")
+        link_or_copy(src, dst_dir / name)
+
+
+def file_list(site: Path) -> list[dict]:
+    return [
+        {"path": p.relative_to(site).as_posix(), "bytes": p.stat().st_size, "sha256": sha256_file_listed(p)}
+        for p in sorted(site.rglob("*"), key=lambda p: p.relative_to(site).as_posix())
+        if p.is_file()
+    ]
+
+
+def write_build_info(site: Path, manifest: dict) -> None:
+    info = {
+        "versions": {"npm": NPM_PACKAGES, "pyodide_wheels": PYODIDE_WHEELS},
+        "models": [
+            {"id": key, "file": m["file"], "path": f"models/{m['file']}", "sha256": m["sha256"], "bytes": m["bytes"]}
+            for key, m in manifest.items()
+        ],
+        "files": file_list(site),
+    }
+    text = json.dumps(info, indent=1, sort_keys=False) + "\n"
+    write_atomic(site / "build-info.json", text.encode("utf-8"))
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Swap a fully built directory into place (a server keeps serving throughout)."""
+    old = new.with_name(new.name.replace(".new", ".old"))
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock(root: Path):
+    """One build at a time per checkout (several people may share this tree)."""
+    lock_path = root / ".cache" / "build.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("another build is running here; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def build(root: Path = ROOT, use_cdn: bool = True) -> Path:
+    """Build dist/ from scratch; big verified artifacts come from .cache/. Returns dist/."""
+    with build_lock(root):
+        return _build(root, use_cdn)
+
+
+def _build(root: Path, use_cdn: bool) -> Path:
+    ensure_node_modules(root)
+    node_modules = root / "node_modules"
+    manifest = read_json(root / "models" / "manifest.json")
+    wheels = obtain_wheels(node_modules / "pyodide" / "pyodide-lock.json", use_cdn)
+    chunk_dir = node_modules / "@imgly" / "background-removal-data" / "dist"
+    models = obtain_models(manifest, chunk_dir, root / ".cache" / "models")
+
+    site = root / ".cache" / "dist.new"
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir(parents=True)
+    copy_pages(root, site)
+    build_app(root, site)
+    for model in models:
+        link_or_copy(model, site / "models" / model.name)
+    copy_vendor(node_modules, site, wheels)
+    write_licenses(site / "licenses.txt", node_modules, wheels)
+    write_build_info(site, manifest)
+    dist = root / "dist"
+    replace_dir(site, dist)
+    return dist
