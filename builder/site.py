@@ -17,9 +17,10 @@ from pathlib import Path
 
 from builder.files import BuildError, copy_file, link_or_copy, log, read_json, sha256_file_listed, write_atomic
 from builder.licenses import write_licenses
-from builder.models import obtain_models
+from builder import venvs
+from builder.models import obtain_models, prepare_models
 from builder.npm import ensure_node_modules
-from builder.paths import ROOT
+from builder.paths import BUILD_VENV, REQUIREMENTS_BUILD, ROOT
 from builder.pins import MICROPYTHON_FILES, NPM_PACKAGES, ORT_OPTIONAL_FILES, ORT_REQUIRED_FILES, PYODIDE_FILES, PYODIDE_WHEELS
 from builder.wheels import obtain_wheels
 
@@ -155,7 +156,9 @@ def _build(root: Path, use_cdn: bool) -> Path:
     manifest = read_json(root / "models" / "manifest.json")
     wheels = obtain_wheels(node_modules / "pyodide" / "pyodide-lock.json", use_cdn)
     chunk_dir = node_modules / "@imgly" / "background-removal-data" / "dist"
-    models = obtain_models(manifest, chunk_dir, root / ".cache" / "models")
+    raw_models = obtain_models(manifest, chunk_dir, root / ".cache" / "models")
+    models = prepare_models(manifest, raw_models, root / ".cache" / "models",
+                            lambda: venvs.ensure(BUILD_VENV, REQUIREMENTS_BUILD))
 
     site = root / ".cache" / "dist.new"
     shutil.rmtree(site, ignore_errors=True)

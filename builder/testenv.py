@@ -8,47 +8,25 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
-from builder.files import BuildError, log, sha256_bytes
-from builder.paths import CHROMIUM, REQUIREMENTS_DEV, ROOT, VENV, VENV_STAMP
-from builder.shell import apt_install, run
+from builder.files import BuildError, log
+from builder import venvs
+from builder.paths import CHROMIUM, REQUIREMENTS_DEV, ROOT, VENV
+from builder.shell import apt_install
 from builder.site import build
-
-
-def requirements_stamp() -> str:
-    python = VENV / "bin" / "python"
-    return sha256_bytes(REQUIREMENTS_DEV.read_bytes() + str(python.resolve()).encode())
 
 
 def missing_debian_packages(browser: bool = True) -> list[str]:
     """Debian packages `test` needs that are not installed (checked by what they provide);
     chromium only for the browser tests."""
     missing = []
-    venv_python = VENV / "bin" / "python"
-    if not venv_python.exists() and subprocess.call(
-        [sys.executable, "-c", "import ensurepip, venv"], stderr=subprocess.DEVNULL
-    ) != 0:
+    if not (VENV / "bin" / "python").exists() and not venvs.has_venv_support():
         missing.append("python3-venv")  # Debian's python3 has venv without ensurepip
     if shutil.which("npm") is None:
         missing.append("npm")
     if browser and not CHROMIUM.exists():
         missing.append("chromium")
     return missing
-
-
-def ensure_venv() -> Path:
-    """.venv with requirements-dev.txt installed; pip runs only when requirements changed."""
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        run([sys.executable, "-m", "venv", str(VENV)])
-    wanted = requirements_stamp()
-    if VENV_STAMP.exists() and VENV_STAMP.read_text().strip() == wanted:
-        return python
-    run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(REQUIREMENTS_DEV)])
-    VENV_STAMP.write_text(wanted + "\n")
-    return python
 
 
 def test(pytest_args: list[str], use_cdn: bool) -> int:
@@ -60,7 +38,7 @@ def test(pytest_args: list[str], use_cdn: bool) -> int:
         apt_install(*missing)
     if browser and not CHROMIUM.exists():
         raise BuildError(f"{CHROMIUM} is still missing after installing Debian's chromium")
-    python = ensure_venv()
+    python = venvs.ensure(VENV, REQUIREMENTS_DEV)
     dist = build(ROOT, use_cdn)
     worst = 0
     for arguments in runs:

@@ -14,9 +14,9 @@ import zipfile
 from pathlib import Path
 
 from builder.files import BuildError, log, read_json
-from builder.paths import CACHE, VENV
+from builder import venvs
+from builder.paths import BUILD_VENV, CACHE, VENV
 from builder.pins import PYODIDE_WHEELS, WHEEL_CDN, WHEEL_PYPI_MEMBER, WHEEL_PYPI_REQUIREMENT
-from builder.shell import apt_install, run
 from builder.verify import SourceError, UrlSource, obtain_verified
 
 
@@ -73,8 +73,8 @@ class PipWheelSource:
 
 
 def python_with_pip() -> str | None:
-    """This interpreter if it has pip, else the project's .venv (Debian's python3 may lack pip)."""
-    candidates = [sys.executable, str(VENV / "bin" / "python")]
+    """This interpreter if it has pip, else one of the project's venvs (Debian's python3 may lack pip)."""
+    candidates = [sys.executable, str(BUILD_VENV / "bin" / "python"), str(VENV / "bin" / "python")]
     for python in candidates:
         if Path(python).exists() and subprocess.call(
             [python, "-m", "pip", "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -84,16 +84,12 @@ def python_with_pip() -> str | None:
 
 
 def bootstrap_pip() -> str | None:
-    """Debian's bare python3 has no pip: make .venv (it brings pip), installing
+    """Debian's bare python3 has no pip: make the build's venv (it brings pip), installing
     python3-venv first if ensurepip is missing. None if that is not possible."""
-    venv_python = VENV / "bin" / "python"
     try:
-        if subprocess.call([sys.executable, "-c", "import ensurepip"], stderr=subprocess.DEVNULL) != 0:
-            apt_install("python3-venv")
-        if not venv_python.exists():
-            run([sys.executable, "-m", "venv", str(VENV)])
+        venvs.create(BUILD_VENV)
     except (BuildError, subprocess.CalledProcessError, OSError) as e:
-        log(f"could not create {VENV} for pip: {e}")
+        log(f"could not create {BUILD_VENV} for pip: {e}")
         return None
     return python_with_pip()
 

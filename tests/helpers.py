@@ -22,6 +22,7 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
 MODEL_DIRS = (REPO_ROOT / "dist" / "models", Path("/tmp/models"))
+RAW_MODEL_DIR = REPO_ROOT / ".cache" / "models"  # the build's verified downloads (manifest "raw")
 
 # Named colours for small, asymmetric test images.
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.spec import get_spec
 from tests import photos
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,7 @@ EXPECTED_DOWNLOADS = (
     "/vendor/ort/ort-wasm-simd-threaded.wasm",
     "/static/ort-bridge.js",
     "/app.zip",
-    "/models/isnet-fp16.onnx",
+    f"/models/{get_spec('isnet-fp16').file}",
 )
 
 

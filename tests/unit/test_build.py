@@ -38,13 +38,19 @@ def make_chunks(tmp_path, payload: bytes, chunk_size: int):
     resources = {"/models/tiny": {"chunks": chunks, "size": len(payload), "mime": "application/octet-stream"}}
     (chunk_dir / "resources.json").write_text(json.dumps(resources))
     model = {
-        "file": "tiny.onnx",
-        "sha256": sha(payload),
-        "bytes": len(payload),
+        "file": "tiny-prepared.onnx",
+        "sha256": sha(prepared(payload)),
+        "bytes": len(prepared(payload)),
+        "raw": {"file": "tiny.onnx", "sha256": sha(payload), "bytes": len(payload)},
         "source": {"npm": "@imgly/background-removal-data", "version": pins.MODEL_DATA_VERSION,
                    "resource": "/models/tiny"},
     }
     return chunk_dir, resources, model
+
+
+def prepared(raw: bytes) -> bytes:
+    """What the fake preparation below makes of a raw file."""
+    return b"prepared:" + raw
 
 
 PAYLOAD = bytes(range(256)) * 40  # 10240 bytes -> 3 chunks of 4096
@@ -52,7 +58,7 @@ PAYLOAD = bytes(range(256)) * 40  # 10240 bytes -> 3 chunks of 4096
 
 def test_assemble_model_accepts_good_chunks(tmp_path):
     chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
-    out = models.assemble_model(model, resources, chunk_dir, tmp_path / "out" / "tiny.onnx")
+    out = models.assemble_model(model["raw"], model["source"], resources, chunk_dir, tmp_path / "out" / "tiny.onnx")
     assert out.read_bytes() == PAYLOAD
     assert len(resources["/models/tiny"]["chunks"]) == 3
 
@@ -65,7 +71,7 @@ def test_assemble_model_refuses_a_corrupted_chunk(tmp_path):
     bad.write_bytes(bytes(data))
     out = tmp_path / "out" / "tiny.onnx"
     with pytest.raises(files.BuildError) as info:
-        models.assemble_model(model, resources, chunk_dir, out)
+        models.assemble_model(model["raw"], model["source"], resources, chunk_dir, out)
     message = str(info.value)
     assert "tiny.onnx" in message and bad.name in message and sha(bytes(data)) in message
     assert not out.exists()
@@ -73,10 +79,10 @@ def test_assemble_model_refuses_a_corrupted_chunk(tmp_path):
 
 def test_assemble_model_refuses_a_wrong_whole_file_hash(tmp_path):
     chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
-    model["sha256"] = "0" * 64
+    model["raw"]["sha256"] = "0" * 64
     out = tmp_path / "out" / "tiny.onnx"
     with pytest.raises(files.BuildError) as info:
-        models.assemble_model(model, resources, chunk_dir, out)
+        models.assemble_model(model["raw"], model["source"], resources, chunk_dir, out)
     message = str(info.value)
     assert "tiny.onnx" in message and "0" * 64 in message and sha(PAYLOAD) in message
     assert not out.exists()
@@ -85,15 +91,53 @@ def test_assemble_model_refuses_a_wrong_whole_file_hash(tmp_path):
 def test_obtain_models_reuses_a_verified_model_and_replaces_a_bad_one(tmp_path):
     chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
     cache = tmp_path / "cache"
-    [path] = models.obtain_models({"tiny": model}, chunk_dir, cache)
+    path = models.obtain_models({"tiny": model}, chunk_dir, cache)["tiny"]
     first = path.stat().st_mtime_ns
     for chunk in chunk_dir.glob("[0-9a-f]" * 8 + "*"):
         chunk.unlink()  # a rebuild from chunks would now fail
-    [again] = models.obtain_models({"tiny": model}, chunk_dir, cache)
+    again = models.obtain_models({"tiny": model}, chunk_dir, cache)["tiny"]
     assert again.stat().st_mtime_ns == first and again.read_bytes() == PAYLOAD
     path.write_bytes(b"x" * len(PAYLOAD))  # same size, wrong content: must not be trusted
     with pytest.raises(files.BuildError, match="missing"):
         models.obtain_models({"tiny": model}, chunk_dir, cache)
+
+
+def fake_preparer(tmp_path, transform=prepared) -> Path:
+    """An interpreter stand-in for the build venv's python: `-m builder.prepare_model SRC OUT`
+    writes transform(SRC) to OUT, and each call is counted in calls.log."""
+    script = tmp_path / "fake-python"
+    script.write_text(
+        "#!/usr/bin/env python3\n"
+        "import sys\n"
+        f"open({str(tmp_path / 'calls.log')!r}, 'a').write('x')\n"
+        "data = open(sys.argv[3], 'rb').read()\n"
+        f"open(sys.argv[4], 'wb').write({transform(b'@')!r}.replace(b'@', data))\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def test_prepare_models_makes_a_verified_model_once(tmp_path):
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    cache = tmp_path / "cache"
+    raw = models.obtain_models({"tiny": model}, chunk_dir, cache)
+    python = fake_preparer(tmp_path)
+    [path] = models.prepare_models({"tiny": model}, raw, cache, lambda: python)
+    assert path == cache / "tiny-prepared.onnx" and path.read_bytes() == prepared(PAYLOAD)
+    [again] = models.prepare_models({"tiny": model}, raw, cache, lambda: pytest.fail("made again"))
+    assert again == path and (tmp_path / "calls.log").read_text() == "x"
+
+
+def test_prepare_models_refuses_a_result_the_manifest_does_not_name(tmp_path):
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    cache = tmp_path / "cache"
+    raw = models.obtain_models({"tiny": model}, chunk_dir, cache)
+    python = fake_preparer(tmp_path, transform=lambda data: b"changed:" + data)
+    with pytest.raises(files.BuildError) as info:
+        models.prepare_models({"tiny": model}, raw, cache, lambda: python)
+    message = str(info.value)
+    assert "tiny-prepared.onnx" in message and sha(b"changed:" + PAYLOAD) in message and model["sha256"] in message
+    assert list(cache.glob("tiny-prepared*")) == []
 
 
 # --------------------------------------------------------------------------------------
@@ -267,15 +311,24 @@ def test_committed_package_json_matches_the_pins():
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
 
-def test_requirements_dev_pins_the_browser_versions():
-    required = dict(
+def requirement_pins(name: str) -> dict[str, str]:
+    return dict(
         re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
-        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        for line in (ROOT / name).read_text().splitlines()
         if "==" in line and not line.startswith("#")
     )
+
+
+@pytest.mark.parametrize("requirements", ["requirements-dev.txt", "requirements-build.txt"])
+def test_requirements_pin_the_browser_versions(requirements):
+    required = requirement_pins(requirements)
     assert required["numpy"] == pins.PYODIDE_WHEELS["numpy"]
     assert required["pillow"] == pins.PYODIDE_WHEELS["pillow"]
     assert required["onnxruntime"] == pins.ORT_WEB_VERSION
+
+
+def test_the_tests_read_models_with_the_onnx_the_build_prepares_them_with():
+    assert requirement_pins("requirements-dev.txt")["onnx"] == requirement_pins("requirements-build.txt")["onnx"]
 
 
 # --------------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_main_missing_model_file_names_build_step(tmp_path, capsys):
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     code = cli.main([str(photo), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2
-    assert re.search(r"isnet-fp16\.onnx is missing: run `python3 build\.py`", capsys.readouterr().err)
+    assert re.search(r"isnet-fp16-prepared\.onnx is missing: run `python3 build\.py`", capsys.readouterr().err)
 
 
 def test_main_refuses_altered_model_file(tmp_path, capsys):
@@ -202,12 +202,12 @@ def test_main_refuses_altered_model_file(tmp_path, capsys):
     """
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
-    (tmp_path / "isnet-fp16.onnx").write_bytes(b"not a model")
+    (tmp_path / get_spec("isnet-fp16").file).write_bytes(b"not a model")
     actual = hashlib.sha256(b"not a model").hexdigest()
     code = cli.main([str(photo), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: {tmp_path / 'isnet-fp16.onnx'} does not match isnet-fp16: sha256 {actual}, "
+        f"error: {tmp_path / get_spec('isnet-fp16').file} does not match isnet-fp16: sha256 {actual}, "
         f"expected {get_spec('isnet-fp16').sha256}"
     )
     assert not (tmp_path / "o").exists()
@@ -231,8 +231,8 @@ def test_main_with_real_model_on_a_real_photo(tmp_path, capsys):
     recolours partly transparent ones), the cup and saucer opaque, the table at the
     corners transparent.
     """
-    model = find_model("isnet-fp16.onnx")
-    assert model is not None, "isnet-fp16.onnx is in neither dist/models nor /tmp/models: run build.py"
+    model = find_model(get_spec("isnet-fp16").file)
+    assert model is not None, "the prepared fp16 model is in neither dist/models nor /tmp/models: run build.py"
     photo = photos.save(tmp_path / "coffee.jpg", "coffee", quality=95)
     status = cli.main([str(photo), "--out", str(tmp_path), "--model-dir", str(model.parent)])
     assert status == 0, capsys.readouterr().err

@@ -57,14 +57,16 @@ def test_specs_equal_manifest_values(name):
 
 
 def test_manifest_model_files_and_shapes():
-    """The shipped models are 1024² ISNet files named after the model, with 64-hex hashes."""
+    """The app runs prepared 1024² ISNet files named after the model, with 64-hex hashes,
+    each derived from the raw file of the same name."""
+    raw = json.loads(MANIFEST_PATH.read_text())
     for name, spec in load_specs().items():
-        assert spec.file == f"{name}.onnx"
+        assert spec.file == f"{name}-prepared.onnx" and raw[name]["raw"]["file"] == f"{name}.onnx"
         assert spec.input_size == 1024
         assert (spec.input_name, spec.output_name) == ("input", "output")
         assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0
-    assert load_specs()["isnet-fp16"].bytes == 88_188_479
-    assert load_specs()["isnet-uint8"].bytes == 44_342_436
+    assert raw["isnet-fp16"]["raw"]["bytes"] == 88_188_479
+    assert raw["isnet-uint8"]["raw"]["bytes"] == 44_342_436
 
 
 def test_load_specs_converts_types(tmp_path):
