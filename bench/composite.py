@@ -1,6 +1,7 @@
 """Colour fringe on new backgrounds, without ground truth.
 
-    python bench/composite.py [DIR] [--model-dir dist/models] [--model isnet-fp16] [--save OUT]
+    python bench/composite.py [DIR] [--model-dir dist/models] [--model isnet-fp16 | --model-file PATH]
+                              [--save OUT]
                               [--set shift_edge=-1 --set decontaminate=false ...]
 
 Pastes each cutout (raw: the photo's RGB with the bilinear mask; ours: the full
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, load_pairs, parse_options  # noqa: E402
+from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, file_spec, load_pairs, parse_options  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
 from app.core.matting import local_colour  # noqa: E402
@@ -57,15 +58,20 @@ def main(argv=None) -> int:
     parser.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--model", default="isnet-fp16")
+    parser.add_argument("--model-file", type=Path, default=None, metavar="PATH",
+                        help="a model file outside the manifest instead of --model (isnet-fp16's input)")
     parser.add_argument("--save", type=Path, nargs="?", const=OUT / "composites", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one Options field for 'ours'")
     args = parser.parse_args(argv)
     options = parse_options(args.set)
 
-    cache = MaskCache(get_spec(args.model), args.model_dir)
+    if args.model_file is not None:
+        cache = MaskCache(file_spec(args.model_file), args.model_file.parent)
+    else:
+        cache = MaskCache(get_spec(args.model), args.model_dir)
     print(f"## colour fringe in the edge band (mean distance off the subject-to-background "
-          f"segment, 0-255), {args.model}: raw -> ours {options}")
+          f"segment, 0-255), {cache.spec.name}: raw -> ours {options}")
     print(f"{'pair':<24}" + "".join(f"{name:>18}" for name in BACKGROUNDS))
     totals = {name: [[], []] for name in BACKGROUNDS}
     for pair in load_pairs(args.dir):

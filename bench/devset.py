@@ -115,6 +115,26 @@ class MaskCache:
         return output
 
 
+def file_spec(path: Path | str, like: str = "isnet-fp16") -> ModelSpec:
+    """A spec for a model file outside the manifest (e.g. the static int8 model of
+    builder/quantize_model.py): named after the file, hashed as it is now, with the
+    input, output and normalisation of manifest model `like`. Use it with
+    `MaskCache(spec, path.parent)`; masks are cached under its own hash."""
+    from dataclasses import replace
+
+    from app.core.spec import get_spec
+
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"--model-file: {path} is not a file")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return replace(get_spec(like), name=path.stem, file=path.name, sha256=digest.hexdigest(),
+                   bytes=path.stat().st_size, label=f"{path.name} (not in the manifest)")
+
+
 def parse_options(pairs: list[str]):
     """`Options()` with `key=value` overrides (switches: true/false); a wrong name or value
     stops the run with `Options`' own message."""

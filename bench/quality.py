@@ -1,10 +1,13 @@
 """Cutout quality on real ground truth: the raw model against our full post-processing.
 
     python bench/quality.py [DIR] [--model-dir dist/models] [--models isnet-fp16,isnet-uint8]
+                            [--model-file PATH ...]
                             [--scales devset,12mp] [--set feather=1 --set decontaminate=false ...]
                             [--save OUT] [--allow-unchecked] [--timing-only | --no-timing]
 
-DIR has the layout of `../shared/devset` (`<category>/<name>.jpg` + `<name>.gt.png`,
+--model-file adds a model that is not in the manifest (e.g. the static int8 model that
+builder/quantize_model.py makes), with isnet-fp16's input and normalisation; it is named
+after its file. DIR has the layout of `../shared/devset` (`<category>/<name>.jpg` + `<name>.gt.png`,
 `manifest.json` giving each pair's `gt_type`). For each scale and model it prints, per
 category and overall, the SOD metrics (MAE, max F, weighted F, S, mean E; `pysodmetrics`,
 ground truth thresholded at 128) and plain MAE against the unthresholded matte over all
@@ -47,7 +50,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import photoscale  # noqa: E402
-from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, Pair, load_pairs, parse_options  # noqa: E402
+from devset import (DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, Pair, file_spec, load_pairs,  # noqa: E402
+                    parse_options)
 from metrics import MATTE_KEYS, SOD_KEYS, SodScores, gradient_magnitude, matte_errors, plain_mae, sod_image  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
@@ -254,7 +258,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", nargs="?", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
-    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="manifest models, comma-separated ('' for none)")
+    parser.add_argument("--model-file", type=Path, action="append", default=[], metavar="PATH",
+                        help="also a model file outside the manifest (isnet-fp16's input and "
+                             "normalisation), named after the file; may be repeated")
     parser.add_argument("--scales", default="devset,12mp",
                         help="comma-separated: 'devset' (photos as they are) and/or sizes like '12mp' "
                              "(every pair enlarged to that many megapixels); default devset,12mp")
@@ -277,7 +285,10 @@ def main(argv=None) -> int:
         raise SystemExit(f"no <name>.jpg + <name>.gt.png pairs under {args.dir}")
     print(f"{len(pairs)} pairs from {args.dir} ({sum(p.gt_type == 'alpha' for p in pairs)} with soft-alpha "
           f"ground truth); scales: {', '.join(name for name, _ in scales)}; options: {options}")
-    caches = [MaskCache(get_spec(name), args.model_dir) for name in args.models.split(",")]
+    caches = [MaskCache(get_spec(name), args.model_dir) for name in args.models.split(",") if name]
+    caches += [MaskCache(file_spec(path), path.parent) for path in args.model_file]
+    if not caches:
+        raise SystemExit("no model: give --models and/or --model-file")
     summary: dict[tuple[str, str], dict[str, str]] = {}
     if not args.timing_only:
         for scale, megapixels in scales:

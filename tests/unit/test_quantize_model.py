@@ -1,0 +1,77 @@
+"""builder/quantize_model.py: the committed calibration list and the helpers that need no onnx
+(the project's .venv has none; the quantization itself runs in the build venv)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from builder import quantize_model as qm
+
+
+def test_the_calibration_list_names_wheel_photos_only_and_is_unique():
+    photos = json.loads(qm.CALIBRATION_LIST.read_text(encoding="utf-8"))["photos"]
+    assert len(photos) >= 16
+    assert len({p["name"] for p in photos}) == len(photos)
+    assert len({p["file_sha256"] for p in photos}) == len(photos)
+    for photo in photos:
+        assert photo["package"] in ("scikit-image", "scikit-learn")
+        assert photo["path"].startswith(("skimage/data/", "sklearn/datasets/images/"))
+        assert len(photo["file_sha256"]) == len(photo["tensor_sha256"]) == 64
+
+
+def test_every_listed_photo_is_here_and_a_sample_preprocesses_to_its_recorded_tensor():
+    # Decoded and pre-processed by app.core.preprocess under this interpreter's NumPy and
+    # Pillow, the photos give exactly the recorded input tensors (a PNG, a greyscale PNG, a
+    # JPEG here; builder/quantize_model.py checks them all on every run).
+    from app.core.spec import get_spec
+
+    spec = get_spec(qm.SPEC_NAME)
+    roots = qm.default_photo_roots()
+    entries = json.loads(qm.CALIBRATION_LIST.read_text())["photos"]
+    paths = {e["name"]: qm.find_photo(e, roots) for e in entries}
+    for entry in entries:
+        if entry["name"] in ("astronaut", "camera", "china"):
+            tensor = qm.calibration_tensor(entry, paths[entry["name"]], spec)
+            assert tensor.shape == (1, 3, 1024, 1024) and tensor.dtype == np.float32
+
+
+def test_a_changed_photo_or_preprocessing_stops_the_run(tmp_path):
+    entry = json.loads(qm.CALIBRATION_LIST.read_text())["photos"][0]
+    path = qm.find_photo(entry, qm.default_photo_roots())
+    from app.core.spec import get_spec
+
+    spec = get_spec(qm.SPEC_NAME)
+    with pytest.raises(ValueError, match="sha256"):
+        qm.calibration_tensor({**entry, "file_sha256": "0" * 64}, path, spec)
+    with pytest.raises(ValueError, match="pre-processed tensor changed"):
+        qm.calibration_tensor({**entry, "tensor_sha256": "0" * 64}, path, spec)
+
+
+def test_a_missing_photo_says_where_it_looked(tmp_path):
+    entry = {"name": "x", "package": "scikit-image", "path": "skimage/data/nope.png"}
+    with pytest.raises(FileNotFoundError, match="--photo-root"):
+        qm.find_photo(entry, [tmp_path])
+
+
+def test_tensor_digest_depends_on_values_and_shape():
+    a = np.zeros((1, 2, 2), np.float32)
+    assert qm.tensor_digest(a) == qm.tensor_digest(a.copy())
+    assert qm.tensor_digest(a) != qm.tensor_digest(a.reshape(1, 4))
+    b = a.copy()
+    b[0, 0, 0] = 1e-7
+    assert qm.tensor_digest(a) != qm.tensor_digest(b)
+
+
+def test_the_reader_gives_each_tensor_once_and_honours_strided_ranges():
+    tensors = [np.full((1,), i, np.float32) for i in range(4)]
+    reader = qm.TensorReader("input", tensors)
+    assert len(reader) == 4
+    got = []
+    while (item := reader.get_next()) is not None:
+        got.append(float(item["input"][0]))
+    assert got == [0, 1, 2, 3]
+    reader.set_range(2, 4)
+    assert [float(reader.get_next()["input"][0]) for _ in range(2)] == [2, 3]
+    assert reader.get_next() is None
