@@ -18,8 +18,9 @@ that a cancel overtook is never drawn, so it is never what an edge-setting chang
 (`restyle`) redoes.
 
 A session is anything with `spec` (`ModelSpec`), `release()` (awaitable) and
-`await session(tensor)`; `load_session(spec, on_bytes)` opens one, calling
-`on_bytes(received, total)` while the model downloads.
+`await session(tensor)`; `load_session(spec, on_bytes, on_stage)` opens one, calling
+`on_bytes(received, total)` while the model downloads and `on_stage(name)` for its
+other steps (e.g. "check:webgpu").
 """
 from __future__ import annotations
 
@@ -77,6 +78,14 @@ class Engine:
         finally:
             self.loading.pop(model, None)
 
+    async def forget_session(self) -> None:
+        """Release the open session once no inference runs on it: the next request opens
+        its model anew (the back-end choice changed)."""
+        async with self.inference_lock:
+            if self.session is not None:
+                session, self.session = self.session, None
+                await session.release()
+
     async def _load(self, model: str):
         spec = self.specs[model]
         self._report(phase="download", stage="fetch:model", received=0, total=spec.bytes)
@@ -86,8 +95,12 @@ class Engine:
             stage = "open:model" if received >= total else "fetch:model"
             self._report(stage=stage, received=int(received), total=int(total))
 
+        def on_stage(stage):
+            # A loader step before or after the download (e.g. "check:webgpu").
+            self._report(stage=stage)
+
         try:
-            session = await self.load_session(spec, on_bytes)
+            session = await self.load_session(spec, on_bytes, on_stage)
         finally:
             self._report(phase="ready", stage="")
         if self.session is not None:

@@ -24,6 +24,7 @@ from pyodide.ffi import to_js
 
 from app.core.errors import Cancelled, InputError, ModelError
 from app.core.options import Options
+from app.core.backends import PREFERENCES
 from app.core.spec import DEFAULT_MODELS, load_specs
 from app.engine import Engine
 from app.runtime.ort_web import WebSession
@@ -39,7 +40,16 @@ def _typed_array(data: bytes, kind=js.Uint8Array):
     return array
 
 
-ENGINE = Engine(load_specs(), WebSession.load, DEFAULT_MODELS["wasm"])
+# Where the page wants inference to run (app.core.backends.PREFERENCES), and why WebGPU
+# failed on this device before ('' if it never did): set by `prepare`.
+BACKEND = {"preference": "auto", "failed_before": ""}
+
+
+def _load_session(spec, on_bytes, on_stage):
+    return WebSession.load(spec, on_bytes, on_stage, BACKEND["preference"], BACKEND["failed_before"])
+
+
+ENGINE = Engine(load_specs(), _load_session, DEFAULT_MODELS["wasm"])
 
 
 def _failure(exc: BaseException):
@@ -53,9 +63,17 @@ def _failure(exc: BaseException):
     return _to_js({"ok": False, "error": f"{type(exc).__name__}: {exc}", "kind": "internal"})
 
 
-async def prepare(model: str = ""):
-    """Download and open `model` ('' = default) now, so the first photo does not wait."""
+async def prepare(model: str = "", backend: str = "auto", failed_before: str = ""):
+    """Download and open `model` ('' = default) on `backend` ("auto", "webgpu" or "wasm";
+    `failed_before`: why WebGPU failed on this device before, as the page remembers it)
+    now, so the first photo does not wait. A different backend choice opens the model anew."""
     try:
+        wanted = {"preference": str(backend or "auto"), "failed_before": str(failed_before or "")}
+        if wanted["preference"] not in PREFERENCES:
+            raise InputError(f"Unknown back-end {wanted['preference']!r}.")
+        if wanted != BACKEND:
+            BACKEND.update(wanted)
+            await ENGINE.forget_session()
         session = await ENGINE.session_for(model)
     except Exception as exc:
         return _failure(exc)
@@ -142,6 +160,9 @@ def _session_info(session: WebSession) -> dict:
         "model": session.spec.name,
         "label": session.spec.label,
         "backend": session.backend,
+        "f16": session.f16,
+        "note": session.note,
+        "webgpu_failed": session.webgpu_failed,
         "threads": session.threads,
         "isolated": session.isolated,
         "ort": session.ort_version,

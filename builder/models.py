@@ -81,9 +81,16 @@ def obtain_models(manifest: dict, chunk_dir: Path, cache_dir: Path) -> dict[str,
     return paths
 
 
+def prepared_files(model: dict) -> list[dict]:
+    """The files the app runs for one manifest model: the default one, and the one for
+    WebGPU devices with shader-f16 if the model has it.  Each has file, sha256, bytes and
+    prepare_args (what builder/prepare_model.py is given besides the paths)."""
+    return [model, *([model["shader_f16"]] if "shader_f16" in model else [])]
+
+
 def prepare_models(manifest: dict, raw_paths: dict[str, Path], cache_dir: Path, python) -> list[Path]:
-    """Each model the app runs, derived from its raw file by builder/prepare_model.py and
-    checked against the manifest's size and sha256; made only when not already in cache_dir.
+    """Each file the app runs, derived from its model's raw file by builder/prepare_model.py
+    and checked against the manifest's size and sha256; made only when not already in cache_dir.
 
     `python()` returns the build venv's interpreter (called only when something must be made).
     A prepared file whose hash differs from the manifest is refused: the preparation or a
@@ -91,20 +98,39 @@ def prepare_models(manifest: dict, raw_paths: dict[str, Path], cache_dir: Path, 
     """
     paths = []
     for key, model in manifest.items():
-        path = cache_dir / model["file"]
-        if not is_verified(path, model):
-            log(f"preparing {model['file']} from {raw_paths[key].name}")
-            part = path.with_name(path.name + ".part")
-            run([str(python()), "-m", "builder.prepare_model", str(raw_paths[key]), str(part)], cwd=ROOT)
-            actual, size = sha256_file(part), part.stat().st_size
-            if actual != model["sha256"] or size != model["bytes"]:
-                part.unlink()
-                raise BuildError(
-                    f"{model['file']}: prepared {size} bytes with sha256 {actual}; models/manifest.json "
-                    f"expects {model['bytes']} bytes with sha256 {model['sha256']}. If builder/prepare_model.py "
-                    "or requirements-build.txt changed on purpose, check the prepared model "
-                    "(tests/unit/test_prepared_models.py) and put the new size and hash in the manifest."
-                )
-            os.replace(part, path)
-        paths.append(path)
+        for entry in prepared_files(model):
+            path = cache_dir / entry["file"]
+            if not is_verified(path, entry):
+                prepare_one(entry, raw_paths[key], path, python())
+            paths.append(path)
     return paths
+
+
+def prepare_one(entry: dict, raw: Path, path: Path, python) -> None:
+    log(f"preparing {entry['file']} from {raw.name}")
+    part = path.with_name(path.name + ".part")
+    run([str(python), "-m", "builder.prepare_model", str(raw), str(part), *entry["prepare_args"]], cwd=ROOT)
+    actual, size = sha256_file(part), part.stat().st_size
+    if actual != entry["sha256"] or size != entry["bytes"]:
+        part.unlink()
+        raise BuildError(
+            f"{entry['file']}: prepared {size} bytes with sha256 {actual}; models/manifest.json "
+            f"expects {entry['bytes']} bytes with sha256 {entry['sha256']}. If builder/prepare_model.py "
+            "or requirements-build.txt changed on purpose, check the prepared model "
+            "(tests/unit/test_prepare_model.py) and put the new size and hash in the manifest."
+        )
+    os.replace(part, path)
+
+
+def make_probe(cache_dir: Path, python) -> Path:
+    """The WebGPU probe's files (builder/probe_model.py) in a folder named after the hash of
+    the script that makes them and the build's requirements; made only once per version."""
+    script = ROOT / "builder" / "probe_model.py"
+    key = sha256_bytes(script.read_bytes() + (ROOT / "requirements-build.txt").read_bytes())[:16]
+    folder = cache_dir / f"probe-{key}"
+    if not folder.is_dir():
+        part = folder.with_name(folder.name + ".part")
+        log("making the WebGPU probe")
+        run([str(python()), "-m", "builder.probe_model", str(part)], cwd=ROOT)
+        os.replace(part, folder)
+    return folder

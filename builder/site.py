@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import io
 import json
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 from builder.files import BuildError, copy_file, link_or_copy, log, read_json, sha256_file_listed, write_atomic
 from builder.licenses import write_licenses
 from builder import venvs
-from builder.models import obtain_models, prepare_models
+from builder.models import make_probe, obtain_models, prepare_models, prepared_files
 from builder.npm import ensure_node_modules
 from builder.paths import BUILD_VENV, REQUIREMENTS_BUILD, ROOT
 from builder.pins import MICROPYTHON_FILES, NPM_PACKAGES, ORT_OPTIONAL_FILES, ORT_REQUIRED_FILES, PYODIDE_FILES, PYODIDE_WHEELS
@@ -112,7 +113,7 @@ def write_build_info(site: Path, manifest: dict) -> None:
         "versions": {"npm": NPM_PACKAGES, "pyodide_wheels": PYODIDE_WHEELS},
         "models": [
             {"id": key, "file": m["file"], "path": f"models/{m['file']}", "sha256": m["sha256"], "bytes": m["bytes"]}
-            for key, m in manifest.items()
+            for key, model in manifest.items() for m in prepared_files(model)
         ],
         "files": file_list(site),
     }
@@ -157,8 +158,9 @@ def _build(root: Path, use_cdn: bool) -> Path:
     wheels = obtain_wheels(node_modules / "pyodide" / "pyodide-lock.json", use_cdn)
     chunk_dir = node_modules / "@imgly" / "background-removal-data" / "dist"
     raw_models = obtain_models(manifest, chunk_dir, root / ".cache" / "models")
-    models = prepare_models(manifest, raw_models, root / ".cache" / "models",
-                            lambda: venvs.ensure(BUILD_VENV, REQUIREMENTS_BUILD))
+    build_python = functools.partial(venvs.ensure, BUILD_VENV, REQUIREMENTS_BUILD)
+    models = prepare_models(manifest, raw_models, root / ".cache" / "models", build_python)
+    probe = make_probe(root / ".cache" / "models", build_python)
 
     site = root / ".cache" / "dist.new"
     shutil.rmtree(site, ignore_errors=True)
@@ -167,6 +169,8 @@ def _build(root: Path, use_cdn: bool) -> Path:
     build_app(root, site)
     for model in models:
         link_or_copy(model, site / "models" / model.name)
+    for path in sorted(probe.iterdir()):
+        link_or_copy(path, site / "models" / "probe" / path.name)
     copy_vendor(node_modules, site, wheels)
     write_licenses(site / "licenses.txt", node_modules, wheels)
     write_build_info(site, manifest)

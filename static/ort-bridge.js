@@ -5,12 +5,29 @@
 // inference sessions, and serializes every session call through one promise
 // chain (ONNX Runtime sessions are not re-entrant). Data crosses as whole
 // typed arrays, never element by element.
-import * as ort from "../vendor/ort/ort.wasm.min.mjs";
+//
+// Two builds of ONNX Runtime Web, each imported only when first needed:
+// ort.wasm.min.mjs (WebAssembly) and ort.webgpu.min.mjs (WebGPU, with its own
+// WebAssembly for what WebGPU does not run).
 
 const isolated = Boolean(globalThis.crossOriginIsolated);
-ort.env.wasm.wasmPaths = new URL("../vendor/ort/", import.meta.url).href;
-// Threads need SharedArrayBuffer, which needs cross-origin isolation.
-ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+const BUILDS = { wasm: "../vendor/ort/ort.wasm.min.mjs", webgpu: "../vendor/ort/ort.webgpu.min.mjs" };
+const runtimes = {};
+
+async function runtime(backend) {
+  if (!runtimes[backend]) {
+    runtimes[backend] = import(BUILDS[backend]).then((ort) => {
+      ort.env.wasm.wasmPaths = new URL("../vendor/ort/", import.meta.url).href;
+      // Threads need SharedArrayBuffer, which needs cross-origin isolation.
+      ort.env.wasm.numThreads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+      return ort;
+    });
+  }
+  return runtimes[backend];
+}
+// WebAssembly is needed in every case (it is also the fallback): fetch its build now,
+// while Python starts, as the static import did.
+runtime("wasm").catch(() => {});
 
 let queue = Promise.resolve();
 function serialized(task) {
@@ -64,30 +81,83 @@ export async function fetchModel(path, expectedBytes, expectedSha256, onProgress
   return buffer;
 }
 
-export function createSession(modelBytes) {
-  return serialized(() =>
-    ort.InferenceSession.create(modelBytes, {
-      executionProviders: ["wasm"],
-      graphOptimizationLevel: "all",
-    }),
-  );
+// What this browser's WebGPU offers: {available, f16, software, reason, adapter}.
+export async function webgpuSupport() {
+  if (!globalThis.navigator?.gpu) {
+    return { available: false, reason: "this browser has no WebGPU" };
+  }
+  let adapter = null;
+  try {
+    adapter = await navigator.gpu.requestAdapter();
+  } catch (error) {
+    return { available: false, reason: `WebGPU refused an adapter: ${error.message || error}` };
+  }
+  if (!adapter) {
+    return { available: false, reason: "WebGPU found no usable graphics adapter" };
+  }
+  const info = adapter.info || {};
+  return {
+    available: true,
+    f16: adapter.features.has("shader-f16"),
+    software: Boolean(info.isFallbackAdapter) || info.architecture === "swiftshader",
+    reason: "",
+    adapter: [info.vendor, info.architecture].filter(Boolean).join(" "),
+  };
 }
 
-export function releaseSession(session) {
-  return serialized(() => session.release());
-}
-
-export function backendInfo() {
-  return { backend: "wasm", threads: ort.env.wasm.numThreads, isolated, version: ort.env.versions.web };
-}
-
-// Run `session` on one float32 input of shape `dims`; returns the named output's data.
-export function run(session, inputName, outputName, data, dims) {
+// Open a session of `modelBytes` on `backend` ("wasm" or "webgpu"); returns a handle for run().
+export function createSession(modelBytes, backend = "wasm") {
   return serialized(async () => {
-    const input = new ort.Tensor("float32", data, dims);
-    const results = await session.run({ [inputName]: input }, [outputName]);
+    const ort = await runtime(backend);
+    const session = await ort.InferenceSession.create(modelBytes, {
+      executionProviders: [backend],
+      graphOptimizationLevel: "all",
+    });
+    return { session, ort, backend };
+  });
+}
+
+export function releaseSession(handle) {
+  return serialized(() => handle.session.release());
+}
+
+export function backendInfo(handle) {
+  const threads = handle.backend === "wasm" ? handle.ort.env.wasm.numThreads : 0;
+  return { backend: handle.backend, threads, isolated, version: handle.ort.env.versions.web };
+}
+
+// Run `handle`'s session on one float32 input of shape `dims`; returns the named output's data.
+export function run(handle, inputName, outputName, data, dims) {
+  return serialized(async () => {
+    const input = new handle.ort.Tensor("float32", data, dims);
+    const results = await handle.session.run({ [inputName]: input }, [outputName]);
     const output = results[outputName];
     input.dispose();
-    return output.data;
+    const values = await output.getData(); // one read, wherever the backend left it
+    output.dispose();
+    return values;
   });
+}
+
+// The WebGPU probe (builder/probe_model.py): run the small network with every kind of
+// layer ISNet has on WebGPU; returns {output, expected} (Float32Array) for the caller to
+// compare. `f16`: the 16-bit network, as the model that will run computes.
+export async function runProbe(f16) {
+  const folder = new URL("models/probe/", siteRoot);
+  const bytes = async (name) => {
+    const response = await fetch(new URL(name, folder));
+    if (!response.ok) throw new Error(`could not download the WebGPU probe's ${name}: HTTP ${response.status}`);
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  const [model, input, expected] = await Promise.all([
+    bytes(f16 ? "probe-float16.onnx" : "probe-float32.onnx"), bytes("probe-input.bin"), bytes("probe-expected.bin"),
+  ]);
+  const handle = await createSession(model, "webgpu");
+  try {
+    const size = Math.round(Math.sqrt(input.length / 4 / 3));
+    const output = await run(handle, "input", "output", new Float32Array(input.buffer), [1, 3, size, size]);
+    return { output, expected: new Float32Array(expected.buffer) };
+  } finally {
+    await releaseSession(handle);
+  }
 }

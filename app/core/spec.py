@@ -24,8 +24,18 @@ DEFAULT_MODEL = DEFAULT_MODELS["native"]
 
 
 @dataclass(frozen=True)
+class ModelFile:
+    """One file of a model: its name in models/, sha256 and size."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """What the pipeline needs to know about one model file."""
+    """What the pipeline needs to know about one model: the file every back-end runs and,
+    for WebGPU devices with shader-f16, a file that computes in 16-bit."""
 
     name: str
     file: str
@@ -37,6 +47,8 @@ class ModelSpec:
     input_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    shader_f16: ModelFile | None = None
+    webgpu: bool = False     # whether WebGPU can run it (the 8-bit model's integer ops cannot)
 
     def __post_init__(self):
         if self.input_size <= 0:
@@ -60,6 +72,9 @@ def load_specs(path: Path | str = MANIFEST_PATH) -> dict[str, ModelSpec]:
             input_size=int(entry["input_size"]),
             mean=tuple(float(v) for v in entry["mean"]),
             std=tuple(float(v) for v in entry["std"]),
+            shader_f16=ModelFile(entry["shader_f16"]["file"], entry["shader_f16"]["sha256"],
+                                 int(entry["shader_f16"]["bytes"])) if "shader_f16" in entry else None,
+            webgpu=bool(entry.get("webgpu", False)),
         )
         for name, entry in raw.items()
     }

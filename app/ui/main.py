@@ -17,6 +17,8 @@ from app.ui import text
 
 WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
+BACKEND_KEY = "cutout.backend"                # the Settings choice: auto, webgpu or wasm
+WEBGPU_FAILED_KEY = "cutout.webgpu-failed"    # why WebGPU failed on this device, if it did
 OPTIONS_KEY = "cutout.options"
 # The page's controls for app.core.options.Options, by field name.
 SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "keep_main_subject")
@@ -39,6 +41,7 @@ class Page:
         self.details = element("details")
         self.engine = element("engine")
         self.model_select = element("model")
+        self.backend_select = element("backend")
         self.cancel_button = element("cancel")
         self.worker = None
         self.request = 0
@@ -67,6 +70,7 @@ class Page:
         self.listen(document, "paste", self.on_paste)
         self.listen(window, "py:progress", self.on_boot_progress)
         self.listen(self.model_select, "change", self.on_model_change)
+        self.listen(self.backend_select, "change", self.on_backend_change)
         for name in SWITCHES + SLIDERS:
             self.listen(element(name), "change", self.on_option_change)
         for name in SLIDERS:
@@ -179,6 +183,10 @@ class Page:
     def on_model_change(self, event):
         asyncio.create_task(self.switch_model())
 
+    def on_backend_change(self, event):
+        window.localStorage.setItem(BACKEND_KEY, self.backend_select.value)
+        asyncio.create_task(self.switch_model())
+
     async def switch_model(self):
         """Remember and load the chosen model, then redo the photo on screen with it."""
         window.localStorage.setItem(MODEL_KEY, self.model())
@@ -195,15 +203,13 @@ class Page:
 
     # -- work ----------------------------------------------------------------
     def restore_model_choice(self):
-        """`?model=NAME` in the address, else the last choice, else the worker's default."""
-        wanted = ""
-        query = str(window.location.search)
-        if query.startswith("?model="):
-            wanted = query[len("?model="):]
-        elif window.localStorage.getItem(MODEL_KEY):
-            wanted = str(window.localStorage.getItem(MODEL_KEY))
-        if wanted:
-            self.model_select.value = wanted
+        """`?model=NAME` and `?backend=NAME` in the address, else the last choices, else
+        the worker's default model and the automatic back-end."""
+        for select, name, key in ((self.model_select, "model", MODEL_KEY),
+                                  (self.backend_select, "backend", BACKEND_KEY)):
+            wanted = text.query_value(window.location.search, name) or window.localStorage.getItem(key)
+            if wanted:
+                select.value = str(wanted)
 
     def model(self):
         """The chosen model, or '' for the worker's default until it has told us which."""
@@ -226,7 +232,8 @@ class Page:
     async def prepare_model(self):
         self.loading_model = True
         try:
-            info = await self.worker.prepare(self.model())
+            failed_before = window.localStorage.getItem(WEBGPU_FAILED_KEY) or ""
+            info = await self.worker.prepare(self.model(), self.backend_select.value or "auto", failed_before)
         finally:
             self.loading_model = False
         if not info.ok:
@@ -338,11 +345,17 @@ class Page:
         self.status.classList.toggle("error", error)
 
     def show_engine(self, info):
-        """The model and engine that really run (from the worker's reply)."""
+        """The model and engine that really run (from the worker's reply); a WebGPU
+        failure is remembered for this device, a WebGPU success forgets an old one."""
         self.model_select.value = info.model
         self.engine.textContent = text.describe_backend(
-            {"label": info.label, "threads": info.threads, "isolated": info.isolated}
+            {"label": info.label, "threads": info.threads, "isolated": info.isolated,
+             "backend": info.backend, "f16": info.f16, "note": info.note}
         )
+        if info.webgpu_failed:
+            window.localStorage.setItem(WEBGPU_FAILED_KEY, info.webgpu_failed)
+        elif info.backend == "webgpu":
+            window.localStorage.removeItem(WEBGPU_FAILED_KEY)
 
     def show_meter(self, status):
         """Model bytes while downloading; no figure while the model is opened (its time
@@ -352,12 +365,13 @@ class Page:
         if stage == "fetch:model" and total:
             self.meter.max = total
             self.meter.value = status.get("received") or 0
-        elif stage == "open:model":
+        elif stage in ("open:model", "check:webgpu"):
             self.meter.removeAttribute("value")          # indeterminate
         elif stage in text.PHOTO_STAGES:
             self.meter.max = len(text.PHOTO_STAGES)
             self.meter.value = text.PHOTO_STAGES.index(stage)
-        self.meter.hidden = not (stage in ("fetch:model", "open:model") or stage in text.PHOTO_STAGES)
+        self.meter.hidden = not (stage in ("fetch:model", "open:model", "check:webgpu")
+                                 or stage in text.PHOTO_STAGES)
 
     def start_busy(self, name):
         self.busy = True

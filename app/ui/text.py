@@ -6,6 +6,7 @@ Imports: nothing.
 
 STAGE_LABELS = {
     "boot": "Starting the engine",
+    "check:webgpu": "Checking that the graphics card (WebGPU) computes correctly",
     "fetch:model": "Downloading the model",
     "open:model": "Checking and opening the model",
     "decode": "Reading the photo",
@@ -104,9 +105,24 @@ def failure(kind, error, name=""):
 
 
 def describe_backend(info):
-    """`ISNet, 16-bit (88 MB) · WebAssembly, 2 threads`, plus why threads are off."""
+    """`ISNet, 16-bit (88 MB) · WebAssembly, 2 threads`, plus why threads are off, and
+    why WebGPU is not used when the worker says (`note`); or `… · WebGPU, 32-bit`."""
+    label = info.get("label", "")
+    if info.get("backend") == "webgpu":
+        return "{} · WebGPU, {}-bit".format(label, 16 if info.get("f16") else 32)
     threads = int(info.get("threads") or 1)
-    line = "{} · WebAssembly, {} thread{}".format(info.get("label", ""), threads, "" if threads == 1 else "s")
+    line = "{} · WebAssembly, {} thread{}".format(label, threads, "" if threads == 1 else "s")
     if not info.get("isolated"):
         line += " (single-threaded: this page is not cross-origin isolated)"
+    if info.get("note"):
+        line += ". Not on WebGPU: {}.".format(str(info.get("note")).rstrip("."))
     return line
+
+
+def query_value(search, name):
+    """The value of `name` in a page address's query (`?model=x&backend=y`), or ''."""
+    for part in str(search or "").lstrip("?").split("&"):
+        pair = part.split("=", 1)
+        if pair[0] == name:
+            return pair[1] if len(pair) > 1 else ""
+    return ""

@@ -41,6 +41,7 @@ def make_chunks(tmp_path, payload: bytes, chunk_size: int):
         "file": "tiny-prepared.onnx",
         "sha256": sha(prepared(payload)),
         "bytes": len(prepared(payload)),
+        "prepare_args": [],
         "raw": {"file": "tiny.onnx", "sha256": sha(payload), "bytes": len(payload)},
         "source": {"npm": "@imgly/background-removal-data", "version": pins.MODEL_DATA_VERSION,
                    "resource": "/models/tiny"},
@@ -110,7 +111,7 @@ def fake_preparer(tmp_path, transform=prepared) -> Path:
         "#!/usr/bin/env python3\n"
         "import sys\n"
         f"open({str(tmp_path / 'calls.log')!r}, 'a').write('x')\n"
-        "data = open(sys.argv[3], 'rb').read()\n"
+        "data = open(sys.argv[3], 'rb').read() + b' '.join(a.encode() for a in sys.argv[5:])\n"
         f"open(sys.argv[4], 'wb').write({transform(b'@')!r}.replace(b'@', data))\n"
     )
     script.chmod(0o755)
@@ -126,6 +127,21 @@ def test_prepare_models_makes_a_verified_model_once(tmp_path):
     assert path == cache / "tiny-prepared.onnx" and path.read_bytes() == prepared(PAYLOAD)
     [again] = models.prepare_models({"tiny": model}, raw, cache, lambda: pytest.fail("made again"))
     assert again == path and (tmp_path / "calls.log").read_text() == "x"
+
+
+def test_prepare_models_makes_each_file_with_its_own_arguments(tmp_path):
+    """A model with a file for shader-f16 devices: both are made, each from the raw file
+    with the arguments the manifest gives it."""
+    chunk_dir, resources, model = make_chunks(tmp_path, PAYLOAD, 4096)
+    model["prepare_args"] = ["--float32"]
+    model["sha256"], model["bytes"] = sha(prepared(PAYLOAD + b"--float32")), len(prepared(PAYLOAD + b"--float32"))
+    model["shader_f16"] = {"file": "tiny-f16.onnx", "sha256": sha(prepared(PAYLOAD)), "bytes": len(prepared(PAYLOAD)),
+                           "prepare_args": []}
+    cache = tmp_path / "cache"
+    raw = models.obtain_models({"tiny": model}, chunk_dir, cache)
+    paths = models.prepare_models({"tiny": model}, raw, cache, lambda: fake_preparer(tmp_path))
+    assert [p.name for p in paths] == ["tiny-prepared.onnx", "tiny-f16.onnx"]
+    assert paths[0].read_bytes() == prepared(PAYLOAD + b"--float32") and paths[1].read_bytes() == prepared(PAYLOAD)
 
 
 def test_prepare_models_refuses_a_result_the_manifest_does_not_name(tmp_path):

@@ -193,7 +193,8 @@ def test_main_missing_model_file_names_build_step(tmp_path, capsys):
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     code = cli.main([str(photo), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2
-    assert re.search(r"isnet-fp16-prepared\.onnx is missing: run `python3 build\.py`", capsys.readouterr().err)
+    assert re.search(re.escape(get_spec("isnet-fp16").file) + r" is missing: run `python3 build\.py`",
+                     capsys.readouterr().err)
 
 
 def test_main_refuses_altered_model_file(tmp_path, capsys):

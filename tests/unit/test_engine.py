@@ -63,8 +63,9 @@ class FakeLoader:
         self.download: asyncio.Event | None = None
         self.fail_with: Exception | None = None
 
-    async def __call__(self, spec, on_bytes):
+    async def __call__(self, spec, on_bytes, on_stage):
         self.loads.append(spec.name)
+        on_stage("check:fake")
         on_bytes(spec.bytes // 2, spec.bytes)
         if self.download is not None:
             await self.download.wait()
@@ -189,6 +190,29 @@ def test_a_model_switch_during_inference_waits_for_it():
     older, newer = run(scenario())
     assert isinstance(older, Cancelled)           # superseded by request 2 meanwhile
     assert width_of(newer) == 50 and newer[0].spec.name == OTHER
+
+
+def test_forgetting_the_session_waits_for_inference_then_the_model_opens_anew():
+    """A back-end change (forget_session) never releases a session under a running
+    photo; the next photo opens the model again."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await engine.session_for("")
+        first = loader.sessions[0]
+        first.gate = asyncio.Event()
+        running = asyncio.ensure_future(cut(engine, 1, 40))
+        await asyncio.sleep(0.01)
+        forgetting = asyncio.ensure_future(engine.forget_session())
+        await asyncio.sleep(0.01)
+        assert not first.released and not forgetting.done()
+        first.gate.set()
+        await asyncio.gather(running, forgetting)
+        assert first.released
+        return await cut(engine, 2, 50)
+
+    session, result = run(scenario())
+    assert loader.loads == [DEFAULT, DEFAULT] and session is loader.sessions[1] and result.image.width == 50
 
 
 def test_an_unknown_model_is_an_input_error():
@@ -383,7 +407,7 @@ def test_a_superseded_request_cannot_be_encoded():
 # -- progress ------------------------------------------------------------------------
 def test_progress_is_pushed_at_every_step():
     """The page cannot poll a worker busy with NumPy, so every change is pushed: the
-    model's bytes, then opening it, then each stage of the photo with its request,
+    loader's own steps, the model's bytes, then opening it, then each stage of the photo with its request,
     then idle."""
     pushed = []
     engine = Engine(SPECS, FakeLoader(), DEFAULT, on_progress=pushed.append)
@@ -393,6 +417,7 @@ def test_progress_is_pushed_at_every_step():
     steps = [(p["phase"], p["stage"], p["received"], p["request"]) for p in pushed]
     assert steps == [
         ("download", "fetch:model", 0, 0),
+        ("download", "check:fake", 0, 0),
         ("download", "fetch:model", total // 2, 0),
         ("download", "open:model", total, 0),
         ("ready", "", total, 0),

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from app.core.spec import DEFAULT_MODEL, MANIFEST_PATH, ModelSpec, get_spec, load_specs
+from app.core.spec import DEFAULT_MODEL, MANIFEST_PATH, ModelFile, ModelSpec, get_spec, load_specs
 
 SPEC_FIELDS = ("file", "sha256", "bytes", "label", "input_name", "output_name", "input_size")
 
@@ -54,6 +54,8 @@ def test_specs_equal_manifest_values(name):
         assert getattr(spec, field) == raw[field], field
     assert spec.mean == tuple(raw["mean"])
     assert spec.std == tuple(raw["std"])
+    f16 = raw.get("shader_f16")
+    assert spec.shader_f16 == (f16 and ModelFile(f16["file"], f16["sha256"], f16["bytes"]))
 
 
 def test_manifest_model_files_and_shapes():
@@ -61,10 +63,12 @@ def test_manifest_model_files_and_shapes():
     each derived from the raw file of the same name."""
     raw = json.loads(MANIFEST_PATH.read_text())
     for name, spec in load_specs().items():
-        assert spec.file == f"{name}-prepared.onnx" and raw[name]["raw"]["file"] == f"{name}.onnx"
+        assert spec.file.startswith(f"{name}-") and raw[name]["raw"]["file"] == f"{name}.onnx"
         assert spec.input_size == 1024
         assert (spec.input_name, spec.output_name) == ("input", "output")
         assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0
+    assert load_specs()["isnet-fp16"].shader_f16.file == "isnet-fp16-compute16.onnx"
+    assert load_specs()["isnet-uint8"].shader_f16 is None   # 8-bit: no 16-bit compute to offer
     assert raw["isnet-fp16"]["raw"]["bytes"] == 88_188_479
     assert raw["isnet-uint8"]["raw"]["bytes"] == 44_342_436
 

@@ -72,6 +72,23 @@ def test_backend_line_explains_single_thread():
     assert single == "X · WebAssembly, 1 thread (single-threaded: this page is not cross-origin isolated)"
 
 
+def test_engine_line_names_webgpu_and_says_why_it_is_not_used():
+    assert text.describe_backend({"label": "X", "backend": "webgpu", "f16": True}) == "X · WebGPU, 16-bit"
+    assert text.describe_backend({"label": "X", "backend": "webgpu", "f16": False}) == "X · WebGPU, 32-bit"
+    line = text.describe_backend({"label": "X", "backend": "wasm", "threads": 2, "isolated": True,
+                                  "note": "this browser has no WebGPU"})
+    assert line == "X · WebAssembly, 2 threads. Not on WebGPU: this browser has no WebGPU."
+
+
+@pytest.mark.parametrize("search, name, expected", [
+    ("?model=isnet-uint8", "model", "isnet-uint8"), ("?model=a&backend=wasm", "backend", "wasm"),
+    ("?backend=webgpu&model=b", "model", "b"), ("", "model", ""), ("?modelx=1", "model", ""),
+    ("?backend", "backend", ""),
+])
+def test_query_value(search, name, expected):
+    assert text.query_value(search, name) == expected
+
+
 @pytest.mark.parametrize("value, expected", [(0, "0 px"), (0.0, "0 px"), (1.5, "+1.5 px"), (-2, "-2 px"), (10.0, "+10 px")])
 def test_slider_readout(value, expected):
     """Edge sliders read out signed pixels without a useless `.0`."""
