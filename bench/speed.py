@@ -319,7 +319,7 @@ class TheirPage(Page):
 # -- the measurements ------------------------------------------------------------------------
 def open_page(impl: str, playwright, profile: Path, urls: dict, model: str, memory) -> Page:
     if impl == "Cutout":
-        return OurPage(playwright, profile, urls[impl] + f"?model={model}", memory, f"{impl}:{model}")
+        return OurPage(playwright, profile, urls[impl] + f"?model={model}&backend=wasm", memory, f"{impl}:{model}")
     return TheirPage(playwright, profile, urls[impl] + f"?model={THEIR_MODEL[model][0]}", memory, f"{impl}:{model}")
 
 

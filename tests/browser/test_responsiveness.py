@@ -6,7 +6,7 @@ measured in the run: a reaction within 100 ms feels instant (RAIL's input
 budget), and a main-thread task of 200 ms or more is a visible hitch (the limit
 of a "good" Interaction to Next Paint). Measured on this 2-core machine with
 both cores busy: longest task about 150 ms (receiving and drawing the 48 MB
-result), click input delay under 20 ms. bench/browser_speed.py reports the
+result), click input delay under 20 ms. bench/speed.py reports the
 figures; this test only holds the line.
 """
 from __future__ import annotations
