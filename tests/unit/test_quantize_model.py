@@ -75,3 +75,18 @@ def test_the_reader_gives_each_tensor_once_and_honours_strided_ranges():
     reader.set_range(2, 4)
     assert [float(reader.get_next()["input"][0]) for _ in range(2)] == [2, 3]
     assert reader.get_next() is None
+
+
+def test_ranges_are_clipped_to_the_limit_and_only_there():
+    ranges = {"a": (-600.0, 300.0), "b": (0.0, 5.0), "c": (-3.0, 40.0)}
+    assert qm.limit_ranges(ranges, 16.0) == {"a": (-16.0, 16.0), "b": (0.0, 5.0), "c": (-3.0, 16.0)}
+    assert qm.limit_ranges(ranges, None) == ranges
+
+
+def test_excluded_blocks_name_the_first_conv_and_the_head_only():
+    from types import SimpleNamespace
+
+    names = ["/conv_in/Conv", "/stage1/rebnconvin/conv_s1/Conv", "/side1/Conv", "/Resize_5", "/Sigmoid",
+             "/Resize_4", "/stage1d/rebnconv1d/conv_s1/Conv", "/pool12/MaxPool"]
+    model = SimpleNamespace(graph=SimpleNamespace(node=[SimpleNamespace(name=n) for n in names]))
+    assert qm.excluded_nodes(model) == ["/conv_in/Conv", "/side1/Conv", "/Resize_5", "/Sigmoid"]
