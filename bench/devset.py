@@ -127,10 +127,8 @@ def file_spec(path: Path | str, like: str = "isnet-fp16") -> ModelSpec:
     path = Path(path)
     if not path.is_file():
         raise SystemExit(f"--model-file: {path} is not a file")
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.file_digest(handle, "sha256")
     return replace(get_spec(like), name=path.stem, file=path.name, sha256=digest.hexdigest(),
                    bytes=path.stat().st_size, label=f"{path.name} (not in the manifest)")
 

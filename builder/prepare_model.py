@@ -54,7 +54,8 @@ def keep_only_output(model: onnx.ModelProto, name: str = KEPT_OUTPUT) -> onnx.Mo
 
 
 def remove_unused(graph: onnx.GraphProto) -> None:
-    """Drop nodes whose outputs reach no graph output, then initializers no node reads."""
+    """Drop nodes whose outputs reach no graph output, then initializers no node reads and
+    value infos of tensors that are gone."""
     producer = {out: node for node in graph.node for out in node.output}
     needed, wanted, stack = set(), set(), [o.name for o in graph.output]
     while stack:  # walk back from the outputs (node order may not be topological)
@@ -72,6 +73,9 @@ def remove_unused(graph: onnx.GraphProto) -> None:
     initializers = [i for i in graph.initializer if i.name in needed]
     del graph.initializer[:]
     graph.initializer.extend(initializers)
+    infos = [v for v in graph.value_info if v.name in needed]   # shapes of tensors still there
+    del graph.value_info[:]
+    graph.value_info.extend(infos)
 
 
 def sort_topologically(graph: onnx.GraphProto) -> None:

@@ -5,9 +5,8 @@
 
 Run it with the build venv (onnx, onnxruntime, numpy, Pillow). What it does:
 
-1. `prune_to_output`: keeps only the graph output the app reads (`output`); the other 11
-   side outputs (and the 71 nodes only they need) go. A minimal stand-in for
-   builder/prepare_model.py, which can replace it.
+1. `builder.prepare_model.keep_only_output`: keeps only the graph output the app reads
+   (`output`); the other 11 side outputs (and the 71 nodes only they need) go.
 2. `to_float32`: the 16-bit weights become float32 and the model's own Cast nodes go, so
    the quantizer and the calibration see the fp32 graph that WebAssembly computes anyway.
 3. `onnxruntime.quantization.quant_pre_process`: shape inference and ORT's basic graph
@@ -47,6 +46,8 @@ CALIBRATION_LIST = REPO / "models" / "calibration.json"
 SPEC_NAME = "isnet-fp16"          # mean/std/size/input and output names come from its manifest entry
 OUTPUT_NAME = "output"
 
+from builder.prepare_model import keep_only_output  # noqa: E402  (needs REPO on sys.path)
+
 # --- The choices, each measured (bench/int8.py; figures in the commit that set them) ---
 CALIBRATION_METHOD = "MinMax"     # MinMax | Entropy | Percentile
 PER_CHANNEL = True                # per-output-channel weight scales
@@ -82,38 +83,6 @@ NODES_TO_EXCLUDE: list[str] | None = None     # None: the nodes of EXCLUDED_BLOC
 
 
 # --------------------------------------------------------------------------- graph edits
-
-def prune_to_output(model, keep: str = OUTPUT_NAME):
-    """Only graph output `keep` of ModelProto `model`, and only the nodes it needs
-    (initializers and value infos likewise). Edits `model` in place and returns it."""
-    graph = model.graph
-    producers = {out: node for node in graph.node for out in node.output}
-    needed, stack, keep_nodes = set(), [keep], set()
-    while stack:
-        name = stack.pop()
-        if name in needed:
-            continue
-        needed.add(name)
-        node = producers.get(name)
-        if node is not None and id(node) not in keep_nodes:
-            keep_nodes.add(id(node))
-            stack.extend(i for i in node.input if i)
-    nodes = [n for n in graph.node if id(n) in keep_nodes]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    outputs = [o for o in graph.output if o.name == keep]
-    if not outputs:
-        raise ValueError(f"the model has no output {keep!r}")
-    del graph.output[:]
-    graph.output.extend(outputs)
-    inits = [t for t in graph.initializer if t.name in needed]
-    del graph.initializer[:]
-    graph.initializer.extend(inits)
-    infos = [v for v in graph.value_info if v.name in needed]
-    del graph.value_info[:]
-    graph.value_info.extend(infos)
-    return model
-
 
 def to_float32(model):
     """float16 initializers become float32 and every Cast between float types goes (the
@@ -173,7 +142,7 @@ def float_model(source: Path):
     """The 16-bit ISNet as an fp32 ModelProto with only `output`."""
     import onnx
 
-    return to_float32(prune_to_output(onnx.load(str(source))))
+    return to_float32(keep_only_output(onnx.load(str(source)), OUTPUT_NAME))
 
 
 # --------------------------------------------------------------------------- calibration photos

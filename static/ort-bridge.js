@@ -81,7 +81,7 @@ export async function fetchModel(path, expectedBytes, expectedSha256, onProgress
   return buffer;
 }
 
-// What this browser's WebGPU offers: {available, f16, software, reason, adapter}.
+// What this browser's WebGPU offers: {available, f16, software, reason}.
 export async function webgpuSupport() {
   if (!globalThis.navigator?.gpu) {
     return { available: false, reason: "this browser has no WebGPU" };
@@ -101,7 +101,6 @@ export async function webgpuSupport() {
     f16: adapter.features.has("shader-f16"),
     software: Boolean(info.isFallbackAdapter) || info.architecture === "swiftshader",
     reason: "",
-    adapter: [info.vendor, info.architecture].filter(Boolean).join(" "),
   };
 }
 

@@ -23,10 +23,8 @@ def verify_model_file(path: Path, spec: ModelSpec) -> None:
     """Refuse a missing or altered model file, naming what was expected."""
     if not path.is_file():
         raise ModelError(f"{path} is missing: run `python3 build.py` to assemble the models")
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.file_digest(handle, "sha256")
     if digest.hexdigest() != spec.sha256:
         raise ModelError(
             f"{path} does not match {spec.name}: sha256 {digest.hexdigest()}, expected {spec.sha256}"

@@ -48,21 +48,23 @@ class WebSession:
         progress), verify its size and SHA-256, and open it. WebGPU that fails its check or
         cannot open the model gives way to WebAssembly, saying why. A failure is a
         ModelError whose message is the bridge's own (what failed, expected and actual)."""
-        support = Support(**{k: v for k, v in (await ort_bridge.webgpuSupport()).to_py().items() if k != "adapter"})
+        support = Support(**(await ort_bridge.webgpuSupport()).to_py())
         choice = backends.choose(spec, preference, support, failed_before)
-        failed, fetched = "", None
+        failed, fetched, data = "", None, None
         if choice.backend == "webgpu":
             on_stage("check:webgpu")
             failed = await _probe_failure(choice.f16)
             if not failed:
-                fetched = (model_file(spec, choice), await _fetch(model_file(spec, choice), on_bytes))
+                fetched = model_file(spec, choice)
+                data = await _fetch(fetched, on_bytes)
                 try:
-                    return cls(spec, await _create(fetched[1], "webgpu"), choice)
+                    return cls(spec, await _create(data, "webgpu"), choice)
                 except ModelError as exc:
                     failed = f"it could not open the model: {exc}"
             choice = Choice("wasm", note=f"WebGPU failed its check on this device: {failed}")
         file = model_file(spec, choice)
-        data = fetched[1] if fetched and fetched[0] == file else await _fetch(file, on_bytes)
+        if file != fetched:   # the WebGPU file, when it is the same, is not downloaded twice
+            data = await _fetch(file, on_bytes)
         return cls(spec, await _create(data, "wasm"), choice, failed)
 
     async def release(self) -> None:

@@ -170,17 +170,24 @@ def test_switching_models_releases_the_old_session():
     assert session is second and second.runs == 1 and result.image.width == 50
 
 
+async def start_a_gated_photo(engine, loader):
+    """The default session open, and photo 1 held in its inference until the returned
+    session's gate is set; returns (session, the photo's future)."""
+    await engine.session_for("")
+    first = loader.sessions[0]
+    first.gate = asyncio.Event()
+    running = asyncio.ensure_future(cut(engine, 1, 40))
+    await asyncio.sleep(0.01)
+    return first, running
+
+
 def test_a_model_switch_during_inference_waits_for_it():
     """Switching models while a photo is in inference never releases the session
     under it: the new session is opened once that photo is done."""
     engine, loader = make_engine()
 
     async def scenario():
-        await engine.session_for("")
-        first = loader.sessions[0]
-        first.gate = asyncio.Event()
-        running = asyncio.ensure_future(cut(engine, 1, 40))
-        await asyncio.sleep(0.01)
+        first, running = await start_a_gated_photo(engine, loader)
         switching = asyncio.ensure_future(cut(engine, 2, 50, model=OTHER))
         await asyncio.sleep(0.01)
         assert loader.loads == [DEFAULT] and not first.released
@@ -198,11 +205,7 @@ def test_forgetting_the_session_waits_for_inference_then_the_model_opens_anew():
     engine, loader = make_engine()
 
     async def scenario():
-        await engine.session_for("")
-        first = loader.sessions[0]
-        first.gate = asyncio.Event()
-        running = asyncio.ensure_future(cut(engine, 1, 40))
-        await asyncio.sleep(0.01)
+        first, running = await start_a_gated_photo(engine, loader)
         forgetting = asyncio.ensure_future(engine.forget_session())
         await asyncio.sleep(0.01)
         assert not first.released and not forgetting.done()

@@ -157,6 +157,12 @@ def raw_mask(name: str) -> np.ndarray:
     return mask(raw, load_specs()[name])
 
 
+def built(file: str):
+    path = find_model(file)
+    assert path is not None, "build first: python3 build.py"
+    return path
+
+
 PREPARED_FILES = [(name, file) for name, spec in sorted(load_specs().items())
                   for file in [spec.file, *([spec.shader_f16.file] if spec.shader_f16 else [])]]
 
@@ -165,10 +171,7 @@ PREPARED_FILES = [(name, file) for name, spec in sorted(load_specs().items())
 @pytest.mark.parametrize("name, file", PREPARED_FILES)
 def test_prepared_model_gives_the_raw_models_mask_on_a_real_photo(name, file):
     """(The 16-bit model computed in 32-bit differs most: at most 9.9e-4, mean 1e-5.)"""
-    spec = load_specs()[name]
-    prepared = find_model(file)
-    assert prepared is not None, "build first: python3 build.py"
-    masks = [raw_mask(name), mask(prepared, spec)]
+    masks = [raw_mask(name), mask(built(file), load_specs()[name])]
     difference = np.abs(masks[0] - masks[1])
     assert difference.max() <= MAX_DIFFERENCE and difference.mean() <= MEAN_DIFFERENCE, (
         difference.max(), difference.mean())
@@ -179,9 +182,7 @@ def test_prepared_model_gives_the_raw_models_mask_on_a_real_photo(name, file):
 @pytest.mark.parametrize("name, file", PREPARED_FILES)
 def test_prepared_graph_has_one_output_no_ceil_pooling_and_no_shape_nodes(name, file):
     spec = load_specs()[name]
-    path = find_model(file)
-    assert path is not None, "build first: python3 build.py"
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = onnx.load(str(built(file)), load_external_data=False).graph
     assert [o.name for o in graph.output] == [spec.output_name]
     assert not [n for n in graph.node if n.op_type == "Shape"]
     pools = [n for n in graph.node if n.op_type == "MaxPool"]
