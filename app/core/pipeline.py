@@ -44,6 +44,8 @@ class Cutout:
     mask: np.ndarray                   # (S, S) float32 model mask in [0, 1], before upscaling
     photo: Image.Image                 # the decoded RGB photo, for `restyle`
     timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
+    # Working-resolution results of this photo and mask, which `restyle` reuses.
+    reuse: refine.Reuse = field(default_factory=refine.Reuse, repr=False)
 
     @property
     def alpha(self) -> np.ndarray:
@@ -99,23 +101,26 @@ async def remove_background(
         image = stages.run("decode", preprocess.decode, photo)
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)
     raw = await stages.run_async("inference", infer, tensor)
-    rgba, mask = stages.run("postprocess", _postprocess, image, raw, options)
-    return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings)
+    reuse = refine.Reuse()
+    rgba, mask = stages.run("postprocess", _postprocess, image, raw, options, reuse)
+    return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings, reuse=reuse)
 
 
 def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cutout:
     """The same photo and model mask post-processed with other `options`: what a
-    change of edge settings costs, without decoding or inference again."""
+    change of edge settings costs, without decoding or inference again, and without
+    redoing the working-resolution stages whose options did not change."""
     options = as_options(options)
     stages = _Stages(on_stage)
-    rgba = stages.run("postprocess", refine.refine, cutout.photo, cutout.mask, options)
-    return Cutout(image=rgba, mask=cutout.mask, photo=cutout.photo, timings=stages.timings)
+    rgba = stages.run("postprocess", refine.refine, cutout.photo, cutout.mask, options, None, cutout.reuse)
+    return Cutout(image=rgba, mask=cutout.mask, photo=cutout.photo, timings=stages.timings,
+                  reuse=cutout.reuse)
 
 
-def _postprocess(image: Image.Image, raw: np.ndarray, options: Options):
+def _postprocess(image: Image.Image, raw: np.ndarray, options: Options, reuse: refine.Reuse | None = None):
     """(RGBA cutout at full resolution, (S, S) model mask in [0, 1]); see refine.py."""
     mask = postprocess.normalise_mask(raw)
-    return refine.refine(image, mask, options), mask
+    return refine.refine(image, mask, options, reuse=reuse), mask
 
 
 def encode(cutout: Cutout, on_stage: OnStage | None = None) -> bytes:

@@ -23,10 +23,16 @@ edge, so a 24 MP photo costs little more memory than two copies of its RGBA resu
                  F = F^ + alpha (I - alpha F^ - (1 - alpha) B^); elsewhere alpha is
                  0 or 1 and RGB the photo's
 
+A `Reuse` keeps one photo's working-resolution results (prepare to matte, the
+colour estimates, the moved edge's coefficients) with the options each depends
+on, so a change of feather, shift or decontamination redoes only what it changes.
+
 Imports: NumPy, Pillow, `app.core` only.
 
     >>> rgba = refine(image, mask, Options())        # mask: (S, S) float32 in [0, 1]
     >>> timings = {}; refine(image, mask, Options(feather=2), timings); sorted(timings)
+    >>> reuse = Reuse(); refine(image, mask, Options(), reuse=reuse)
+    >>> refine(image, mask, Options(feather=2), reuse=reuse)  # no second matte
 """
 from __future__ import annotations
 
@@ -98,19 +104,89 @@ def shift_and_feather(alpha: np.ndarray, shift: float, feather: float) -> np.nda
     return np.clip(alpha, 0, 1).astype(F32)
 
 
+class Reuse:
+    """One photo's working-resolution results, kept for its next post-processing with
+    other options (`pipeline.restyle`): a stage's result is reused while the options it
+    depends on are unchanged, so a new feather, shift or decontamination setting does
+    not redo prepare, cleanup and matte. Bound to the first photo and mask it sees;
+    another pair empties it. Its arrays are read-only."""
+
+    def __init__(self):
+        self.source: tuple | None = None
+        self.saved: dict[str, tuple] = {}
+
+    def bind(self, image: Image.Image, mask: np.ndarray) -> None:
+        if self.source is None or self.source[0] is not image or self.source[1] is not mask:
+            self.source, self.saved = (image, mask), {}
+
+    def get(self, stage: str, key: tuple):
+        """The result `stage` saved for `key`, or None."""
+        saved = self.saved.get(stage)
+        return saved[1] if saved is not None and saved[0] == key else None
+
+    def put(self, stage: str, key: tuple, result):
+        for array in _arrays(result):
+            array.flags.writeable = False
+        self.saved[stage] = (key, result)
+        return result
+
+
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays(item)
+
+
 def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
-           timings: dict | None = None) -> Image.Image:
-    """The RGBA cutout of RGB `image` from the model's (S, S) mask in [0, 1]."""
+           timings: dict | None = None, reuse: Reuse | None = None) -> Image.Image:
+    """The RGBA cutout of RGB `image` from the model's (S, S) mask in [0, 1]; `reuse`
+    keeps working results for the same image and mask with other options."""
     options = options or Options()
     clock = _Clock(timings)
     full = image.size
     if options == _REFERENCE:
         with clock("compose"):
             return compose_rgba(image, upscale_mask(mask, full))
+    reuse = reuse or Reuse()
+    reuse.bind(image, mask)
+    matte_key = (options.remove_specks, options.keep_main_subject, options.refine_edges)
+    if (state := reuse.get("matte", matte_key)) is None:
+        state = reuse.put("matte", matte_key, _matte(image, mask, options, clock))
+    size, work, alpha, coefficients = state
+    edge_key = matte_key + (options.shift_edge, options.feather)
+    with clock("edge"):
+        if options.shift_edge or options.feather:
+            px = (full[0] / size[0] + full[1] / size[1]) / 2
+            alpha = shift_and_feather(alpha, options.shift_edge / px, options.feather / px)
+            coefficients = None
+    with clock("foreground"):
+        estimates = None
+        if options.decontaminate and (estimates := reuse.get("foreground", edge_key)) is None:
+            # Smooth colour fields: half the working resolution is plenty for large photos.
+            half = max(size) > FOREGROUND_SIDE
+            sample = _half(work, alpha) if half else (work, alpha)
+            estimates = matting.foreground_planes(*sample, blocks=(16, 4, 2) if half else (32, 8, 4))
+            if half:        # back on the working grid: one set of taps serves every plane
+                estimates = tuple([resize(p, size) for p in planes] for planes in estimates)
+            estimates = reuse.put("foreground", edge_key, estimates)
+    with clock("guide"):
+        if not options.refine_edges or size == full:
+            coefficients = None
+        elif coefficients is None:      # the edge was moved or softened: follow the new one
+            if (coefficients := reuse.get("guide", edge_key)) is None:
+                coefficients = reuse.put("guide", edge_key, matting.guided_coefficients(work, alpha))
+    with clock("compose"):
+        return _compose(image, alpha, coefficients, estimates)
+
+
+def _matte(image: Image.Image, mask: np.ndarray, options: Options, clock: _Clock):
+    """(working size, working photo planes, alpha, guided coefficients or None): the
+    stages prepare, cleanup and matte."""
     with clock("prepare"):
-        size = working_size(full)
-        scale = (full[0] / size[0], full[1] / size[1])
-        photo = image if size == full else image.resize(size, Image.Resampling.BOX)
+        size = working_size(image.size)
+        photo = image if size == image.size else image.resize(size, Image.Resampling.BOX)
         work = [np.asarray(channel, dtype=F32) * F32(1 / 255) for channel in photo.split()]
         alpha = np.clip(resize(mask, size), 0, 1)
     with clock("cleanup"):
@@ -121,27 +197,7 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
         if options.refine_edges:
             coefficients = matting.matte(work, alpha)
             alpha = matting.apply_coefficients(work, *coefficients)
-    with clock("edge"):
-        if options.shift_edge or options.feather:
-            px = (scale[0] + scale[1]) / 2
-            alpha = shift_and_feather(alpha, options.shift_edge / px, options.feather / px)
-            coefficients = None
-    with clock("foreground"):
-        estimates = None
-        if options.decontaminate:
-            # Smooth colour fields: half the working resolution is plenty for large photos.
-            half = max(size) > FOREGROUND_SIDE
-            sample = _half(work, alpha) if half else (work, alpha)
-            estimates = matting.foreground_planes(*sample, blocks=(16, 4, 2) if half else (32, 8, 4))
-            if half:        # back on the working grid: one set of taps serves every plane
-                estimates = tuple([resize(p, size) for p in planes] for planes in estimates)
-    with clock("guide"):
-        if not options.refine_edges or size == full:
-            coefficients = None
-        elif coefficients is None:      # the edge was moved or softened: follow the new one
-            coefficients = matting.guided_coefficients(work, alpha)
-    with clock("compose"):
-        return _compose(image, alpha, coefficients, estimates)
+    return size, work, alpha, coefficients
 
 
 def _half(work: list, alpha: np.ndarray) -> tuple[list, np.ndarray]:

@@ -221,3 +221,14 @@ def test_restyle_reports_its_stage_and_can_be_cancelled():
 
     with pytest.raises(Cancelled, match="postprocess"):
         pipeline.restyle(cutout, PLAIN, on_stage=cancel)
+
+
+def test_restyle_reuses_the_cutouts_working_results_and_matches_a_fresh_run():
+    """A restyled cutout shares its photo's Reuse (a later change reuses it too) and is
+    byte for byte what a fresh run with the new options gives."""
+    photo = encode(gradient_photo(60, 40), "PNG")
+    cutout = run(photo, options=Options())
+    for options in (Options(feather=2), Options(feather=2, decontaminate=False), Options(shift_edge=1)):
+        cutout = pipeline.restyle(cutout, options)
+        assert cutout.reuse.saved                    # the first run's results were kept
+        assert cutout.image.tobytes() == run(photo, options=options).image.tobytes(), options

@@ -167,6 +167,71 @@ def test_stage_timings_are_reported():
     assert all(value >= 0 for value in timings.values())
 
 
+# A sequence of edge-setting changes: each reuses what it can of the one before.
+RESTYLES = [Options(), Options(feather=3), Options(feather=3, shift_edge=-1.5),
+            Options(feather=3, shift_edge=-1.5, decontaminate=False), Options(feather=3, shift_edge=-1.5),
+            Options(), Options(decontaminate=False), Options(remove_specks=False),
+            Options(refine_edges=False, feather=2), Options(keep_main_subject=True), Options()]
+
+
+def test_reuse_gives_exactly_what_a_fresh_refine_gives(monkeypatch):
+    """Refining one photo again and again with one Reuse (what a change of edge settings
+    does) gives, at every step, the very bytes of a refine from scratch; the photo is
+    larger than the working resolution, so the guided coefficients and the half-size
+    colour estimates are both exercised."""
+    monkeypatch.setattr(refine, "WORK_SIDE", 96)
+    monkeypatch.setattr(refine, "FOREGROUND_SIDE", 64)
+    truth = disc_alpha((200, 180), 55, 5)
+    photo = to_image(composite(truth))
+    mask = np.asarray(Image.fromarray(model_guess(truth), "F").resize((64, 64), Image.Resampling.BILINEAR))
+    reuse = refine.Reuse()
+    for options in RESTYLES:
+        again = refine.refine(photo, mask, options, reuse=reuse)
+        assert again.tobytes() == refine.refine(photo, mask, options).tobytes(), options
+
+
+def test_reuse_skips_the_matte_when_only_the_edge_or_colour_settings_change(monkeypatch):
+    """With a Reuse, feather, shift_edge and decontaminate changes run no matte, no
+    cleanup and no second colour estimate for a setting seen before; a clean-up or
+    refinement change, or another photo, solves the matte again."""
+    truth = disc_alpha((120, 120), 35, 5)
+    photo = to_image(composite(truth))
+    calls = {"matte": 0, "foreground": 0}
+    for module, name, key in ((refine.matting, "matte", "matte"),
+                              (refine.matting, "foreground_planes", "foreground")):
+        original = getattr(module, name)
+
+        def counted(*args, _original=original, _key=key, **kwargs):
+            calls[_key] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+    reuse = refine.Reuse()
+    timings = {}
+    for options in (Options(), Options(feather=2), Options(feather=2, shift_edge=1),
+                    Options(feather=2, shift_edge=1, decontaminate=False), Options(feather=2, shift_edge=1)):
+        refine.refine(photo, truth, options, timings, reuse)
+    assert calls == {"matte": 1, "foreground": 3}
+    assert "prepare" in timings                      # stages that ran are still timed
+    refine.refine(photo, truth, Options(remove_specks=False), reuse=reuse)
+    assert calls["matte"] == 2
+    other = to_image(composite(truth)[::-1].copy())
+    refine.refine(other, truth, Options(remove_specks=False), reuse=reuse)
+    assert calls["matte"] == 3
+
+
+def test_reused_results_are_read_only():
+    """What a Reuse keeps cannot be changed in place by a later stage."""
+    truth = disc_alpha((64, 64), 20, 4)
+    reuse = refine.Reuse()
+    refine.refine(to_image(composite(truth)), truth, Options(feather=1), reuse=reuse)
+    size, work, alpha, coefficients = reuse.get("matte", (True, False, True))
+    with pytest.raises(ValueError):
+        alpha[0, 0] = 0.5
+    with pytest.raises(ValueError):
+        work[0][0, 0] = 0.5
+
+
 def test_sampler_matches_a_pillow_bilinear_upscale_and_block_blur():
     """Sampler's taps at chosen pixels equal a whole-image Pillow bilinear resize
     (grid -> image) and `blur`'s block means, away from the border clamp."""
