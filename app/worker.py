@@ -50,6 +50,18 @@ def _load_session(spec, on_bytes, on_stage):
 
 
 ENGINE = Engine(load_specs(), _load_session, DEFAULT_MODELS["wasm"])
+_DEFAULTS: dict[tuple[str, str], str] = {}    # the default model, by BACKEND's values
+
+
+async def _choose_default_model() -> None:
+    """Point the engine's default ('' from the page) at the model for this device and back-end
+    choice: the 16-bit one where it will run on WebGPU, else the 8-bit one. (If the card then
+    fails its check, that visit runs the 16-bit model on WebAssembly; the page remembers the
+    failure, so from the next visit the default is the 8-bit one.)"""
+    key = (BACKEND["preference"], BACKEND["failed_before"])
+    if key not in _DEFAULTS:
+        _DEFAULTS[key] = await WebSession.default_model(ENGINE.specs, *key)
+    ENGINE.default_model = _DEFAULTS[key]
 
 
 def _failure(exc: BaseException):
@@ -74,6 +86,7 @@ async def prepare(model: str = "", backend: str = "auto", failed_before: str = "
         if wanted != BACKEND:
             BACKEND.update(wanted)
             await ENGINE.forget_session()
+        await _choose_default_model()
         session = await ENGINE.session_for(model)
     except Exception as exc:
         return _failure(exc)
@@ -96,6 +109,7 @@ async def cutout(request_id, data, model: str = "", options_json: str = ""):
     """
     try:
         options = _options(options_json)
+        await _choose_default_model()
         session, result = await ENGINE.cutout(int(request_id), data.to_bytes(), str(model), options)
     except Exception as exc:
         return _failure(exc)

@@ -322,8 +322,10 @@ def cmd_layers(args) -> int:
     float_path = work / "float32-pre.onnx"
     if not float_path.is_file():
         qm.preprocessed(qm.float_model(FP16), work)
-    cache = work / f"calibration-{args.method}.json"
-    tensors = [] if cache.is_file() else [t for _, t in qm.load_calibration()]
+    if args.method == qm.CALIBRATION_METHOD:
+        ranges = qm.read_ranges()
+    else:
+        ranges = qm.calibrate(float_path, [t for _, t in qm.load_calibration()], args.method)
     model = onnx.load(str(float_path))
     names = [n.name for n in model.graph.node]
     held = held_out_tensors()
@@ -335,8 +337,7 @@ def cmd_layers(args) -> int:
             continue
         exclude = [n for n in names if n not in members] if args.mode == "only" else members
         out = work / "layer-probe.onnx"
-        qm.quantize(float_path, out, tensors, method=args.method, exclude=exclude, cache=cache)
-        tensors = []
+        qm.quantize(float_path, out, ranges, exclude=exclude)
         sess = session(out)
         scores = [agreement(refs[k], run(sess, t)) for k, t in held.items()]
         print(f"  {args.mode} {group:<9} ({len(members):>3} nodes): IoU mean {np.mean([s[0] for s in scores]):.4f} "

@@ -1,6 +1,6 @@
 """Cutout quality on real ground truth: the raw model against our full post-processing.
 
-    python bench/quality.py [DIR] [--model-dir dist/models] [--models isnet-fp16,isnet-uint8]
+    python bench/quality.py [DIR] [--model-dir dist/models] [--models isnet-fp16,isnet-int8]
                             [--model-file PATH ...]
                             [--scales devset,12mp] [--set feather=1 --set decontaminate=false ...]
                             [--save OUT] [--allow-unchecked] [--timing-only | --no-timing]
@@ -57,7 +57,7 @@ from metrics import MATTE_KEYS, SOD_KEYS, SodScores, gradient_magnitude, matte_e
 from app.core import pipeline, postprocess  # noqa: E402
 from app.core.spec import get_spec  # noqa: E402
 
-MODELS = ("isnet-fp16", "isnet-uint8")
+MODELS = ("isnet-fp16", "isnet-int8")
 TARGET_CATEGORIES = ("hair_soft", "fur_soft")
 METHODS = ("raw", "ours")
 SOFT_KEYS = ("SAD", "MSE", "Grad")        # need a soft matte: averaged over soft-alpha pairs only

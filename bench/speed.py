@@ -1,9 +1,9 @@
 """Cutout against @imgly/background-removal 1.7.0 in Debian's Chromium: one table, one run.
 
-    .venv/bin/python bench/speed.py [--models isnet-uint8,isnet-fp16] [--sizes 1,4,12,24]
+    .venv/bin/python bench/speed.py [--models isnet-int8,isnet-fp16] [--sizes 1,4,12,24]
         [--repeat 3] [--seed N] [--imgly-ort 1.21.0|ours] [--photo PATH] [--native] [--no-build]
 
-For each model (ours, and IMG.LY's name for the same weights: isnet-uint8 = isnet_quint8,
+For each model (ours, and IMG.LY's name for the same weights: isnet-int8 = isnet_quint8,
 isnet-fp16 = isnet_fp16), both pages get their own browser (fresh profile) and, in one run:
 
 - cold first visit: page interactive, model ready, and the first cutout of the smallest
@@ -68,7 +68,7 @@ IMGLY_PACKAGE = NODE_MODULES / "@imgly" / "background-removal"
 DATA_PACKAGE = NODE_MODULES / "@imgly" / "background-removal-data"
 IMGLY_ORT = {"1.21.0": NODE_MODULES / "onnxruntime-web-1.21.0", "ours": NODE_MODULES / "onnxruntime-web"}
 # Our model -> (IMG.LY 1.7.0's resource name, the data package 1.4.5's resource name).
-THEIR_MODEL = {"isnet-uint8": ("isnet_quint8", "/models/small"), "isnet-fp16": ("isnet_fp16", "/models/medium")}
+THEIR_MODEL = {"isnet-int8": ("isnet_quint8", "/models/small"), "isnet-fp16": ("isnet_fp16", "/models/medium")}
 ORT_FILES = ("ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs",
              "ort-wasm-simd-threaded.jsep.wasm", "ort-wasm-simd-threaded.jsep.mjs")
 # ISNet at 1024x1024: its 114 Conv nodes do 159.6 GMAC (counted from the prepared fp16 model
@@ -520,7 +520,7 @@ def machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="isnet-uint8,isnet-fp16", help="ours, comma-separated")
+    parser.add_argument("--models", default="isnet-int8,isnet-fp16", help="ours, comma-separated")
     parser.add_argument("--sizes", default="1,4,12,24", help="megapixels, comma-separated")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per photo and page (median)")
     parser.add_argument("--seed", type=int, default=None, help="order of ours/theirs (default: drawn, printed)")

@@ -1,6 +1,7 @@
 """The ONNX models: each reassembled from the data package's sha256-named chunks (its
-`raw` file), then prepared for the app (builder/prepare_model.py, in the build's venv), both
-checked against the sizes and hashes in models/manifest.json.
+`raw` file), then prepared for the app (builder/prepare_model.py, or builder/quantize_model.py
+for the int8 model, in the build's venv), both checked against the sizes and hashes in
+models/manifest.json.
 
 Imports builder.files, builder.paths, builder.pins, builder.shell and the standard library.
 """
@@ -83,8 +84,9 @@ def obtain_models(manifest: dict, chunk_dir: Path, cache_dir: Path) -> dict[str,
 
 def prepared_files(model: dict) -> list[dict]:
     """The files the app runs for one manifest model: the default one, and the one for
-    WebGPU devices with shader-f16 if the model has it.  Each has file, sha256, bytes and
-    prepare_args (what builder/prepare_model.py is given besides the paths)."""
+    WebGPU devices with shader-f16 if the model has it.  Each has file, sha256, bytes,
+    prepare_args (what its script is given besides the paths) and maybe made_by (the script,
+    if not builder/prepare_model.py)."""
     return [model, *([model["shader_f16"]] if "shader_f16" in model else [])]
 
 
@@ -107,17 +109,21 @@ def prepare_models(manifest: dict, raw_paths: dict[str, Path], cache_dir: Path, 
 
 
 def prepare_one(entry: dict, raw: Path, path: Path, python) -> None:
-    log(f"preparing {entry['file']} from {raw.name}")
+    """Make one file the app runs with the module its entry names in `made_by`
+    (builder.prepare_model unless it says otherwise: builder.quantize_model for int8)."""
+    script = entry.get("made_by", "builder.prepare_model")
+    log(f"making {entry['file']} from {raw.name} ({script})")
     part = path.with_name(path.name + ".part")
-    run([str(python), "-m", "builder.prepare_model", str(raw), str(part), *entry["prepare_args"]], cwd=ROOT)
+    run([str(python), "-m", script, str(raw), str(part), *entry["prepare_args"]], cwd=ROOT)
     actual, size = sha256_file(part), part.stat().st_size
     if actual != entry["sha256"] or size != entry["bytes"]:
         part.unlink()
         raise BuildError(
             f"{entry['file']}: prepared {size} bytes with sha256 {actual}; models/manifest.json "
-            f"expects {entry['bytes']} bytes with sha256 {entry['sha256']}. If builder/prepare_model.py "
-            "or requirements-build.txt changed on purpose, check the prepared model "
-            "(tests/unit/test_prepare_model.py) and put the new size and hash in the manifest."
+            f"expects {entry['bytes']} bytes with sha256 {entry['sha256']}. If {script.replace('.', '/')}.py, "
+            "what it reads from models/ or requirements-build.txt changed on purpose, check the model "
+            "(tests/unit/test_prepare_model.py, test_quantize_model.py) and put the new size and hash "
+            "in the manifest."
         )
     os.replace(part, path)
 

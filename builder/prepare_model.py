@@ -14,6 +14,9 @@ Three changes, each checked before it is made (and a fourth on request):
 * with --float32, a 16-bit model computes in 32-bit while its weights stay 16-bit in the
   file: the WebGPU path for devices without `shader-f16`.
 
+`weights_to_float32` (not part of `prepare`) makes a 16-bit model wholly 32-bit for the
+int8 quantizer (builder/quantize_model.py).
+
 Runs in the build's own venv (requirements-build.txt); imports onnx, NumPy and the standard
 library only, and is never imported by the stdlib-only build modules (builder/models.py runs
 it as a subprocess).
@@ -208,6 +211,60 @@ def compute_in_float32(model: onnx.ModelProto) -> int:
     graph.node.extend(reads)
     sort_topologically(graph)
     return len(reads)
+
+
+def weights_to_float32(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A 16-bit model made fully 32-bit: fp16 weights and constants become float32 and every
+    Cast between float types goes (the 16-bit export casts its input to fp16, and around each
+    Resize); tensors are renamed so the graph's inputs and outputs keep their names.  What
+    builder/quantize_model.py calibrates and quantizes: the graph ONNX Runtime's CPU kernels
+    compute anyway.  (compute_in_float32 is the other way: the same arithmetic, 16-bit weights
+    kept in the file.)"""
+    graph = model.graph
+    for index, tensor in enumerate(graph.initializer):
+        if tensor.data_type == TensorProto.FLOAT16:
+            array = numpy_helper.to_array(tensor).astype(np.float32)
+            graph.initializer[index].CopyFrom(numpy_helper.from_array(array, tensor.name))
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.TENSOR and attribute.t.data_type == TensorProto.FLOAT16:
+                array = numpy_helper.to_array(attribute.t).astype(np.float32)
+                attribute.t.CopyFrom(numpy_helper.from_array(array, attribute.t.name))
+    float_types = {TensorProto.FLOAT, TensorProto.FLOAT16}
+    graph_outputs = {o.name for o in graph.output}
+    alias: dict[str, str] = {}      # tensor name -> the name that replaces it
+    kept = []
+    for node in graph.node:
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type == "Cast" and to in float_types:
+            source, target = node.input[0], node.output[0]
+            if target in graph_outputs:
+                alias[source] = target      # the producer writes the graph output itself
+            else:
+                alias[target] = source
+            continue
+        kept.append(node)
+
+    def resolve(name: str) -> str:
+        seen = set()
+        while name in alias and name not in seen:
+            seen.add(name)
+            name = alias[name]
+        return name
+
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name:
+                node.input[i] = resolve(name)
+        for i, name in enumerate(node.output):
+            node.output[i] = resolve(name)
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.value_info[:]
+    for value in [*graph.input, *graph.output]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT16:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    return shape_inference.infer_shapes(model)
 
 
 def prepare(model: onnx.ModelProto, output: str = KEPT_OUTPUT,

@@ -1,30 +1,37 @@
-"""A statically quantized int8 ISNet, made reproducibly from the 16-bit model.
+"""The statically quantized int8 ISNet the app runs on WebAssembly, made reproducibly from
+the 16-bit model.
 
-    python -m builder.quantize_model --source .cache/models/isnet-fp16.onnx --out PATH
-                                     [--photo-root DIR ...] [--work DIR]
+    python -m builder.quantize_model SOURCE OUT             # the build's step
+    python -m builder.quantize_model SOURCE --calibrate     # a developer's: new ranges
 
-Run it with the build venv (onnx, onnxruntime, numpy, Pillow). What it does:
+SOURCE is the raw 16-bit ISNet (.cache/models/isnet-fp16.onnx). Run in the build venv
+(requirements-build.txt) or the project's .venv (both pin the same onnx and onnxruntime).
 
-1. `builder.prepare_model.keep_only_output`: keeps only the graph output the app reads
-   (`output`); the other 11 side outputs (and the 71 nodes only they need) go.
-2. `to_float32`: the 16-bit weights become float32 and the model's own Cast nodes go, so
-   the quantizer and the calibration see the fp32 graph that WebAssembly computes anyway.
-3. `onnxruntime.quantization.quant_pre_process`: shape inference and ORT's basic graph
-   optimisations, as the quantizer recommends.
-4. Calibration on the photos listed in models/calibration.json (photos shipped inside the
-   scikit-image and scikit-learn wheels; never the devset, which judges the result). Each
-   photo is checked by the sha256 of its file and of its model input tensor, made exactly
-   as the app makes it (`app.core.preprocess`), so a changed photo or a changed
-   pre-processing stops the run instead of silently changing the model.
-5. onnxruntime's calibrator (CALIBRATION_METHOD) collects every activation's range, one
-   photo at a time; each range is clipped to +-RANGE_LIMIT (why: at RANGE_LIMIT).
-6. `quantize_static` in QDQ format from those ranges with the choices below, keeping
-   the nodes of EXCLUDED_BLOCKS in float.
+Calibrating (a developer's step, after the photo list, the method or the graph changed):
 
-Imports: onnx, onnxruntime, numpy, Pillow, the standard library, and `app.core.preprocess`
-/ `app.core.spec` (NumPy/Pillow only) for the app's exact pre-processing. Nothing else from
-app/. onnx and onnxruntime are imported where used, so the calibration-list helpers also
-run (and are unit tested) in the project's .venv, which has no onnx.
+1. the photos listed in models/calibration.json (shipped inside the scikit-image and
+   scikit-learn wheels; never the devset, which judges the result), each checked by the
+   sha256 of its file and of its model input tensor made exactly as the app makes it
+   (`app.core.preprocess`), so a changed photo or pre-processing stops the run;
+2. onnxruntime's calibrator (CALIBRATION_METHOD) collects every activation's range, one
+   photo at a time, on the model made as below;
+3. the ranges, unclipped, are written to models/int8-ranges.json and committed.
+
+Calibration runs the network on a CPU, whose last bits differ between CPUs, so the build
+does not calibrate: it quantizes from the committed ranges, which makes the same file (same
+sha256, checked against models/manifest.json) on any machine. The build's step:
+
+1. `builder.prepare_model.prepare`: only `output`, floor pooling, shape chains folded (what
+   every model the app runs gets); `weights_to_float32`: fp16 weights become fp32 and the
+   model's own Casts go, so the quantizer sees the fp32 graph WebAssembly computes anyway;
+2. `onnxruntime.quantization.quant_pre_process`: shape inference and ORT's basic graph
+   optimisations, as the quantizer recommends;
+3. every committed range clipped to +-RANGE_LIMIT (why: at RANGE_LIMIT), then
+   `quantize_static` in QDQ format with the choices below, keeping EXCLUDED_BLOCKS in float.
+
+Imports: onnx, onnxruntime (where used), numpy, Pillow, the standard library,
+`builder.prepare_model`, and `app.core.preprocess` / `app.core.spec` (NumPy/Pillow only) for
+the app's exact pre-processing. Nothing else from app/.
 """
 from __future__ import annotations
 
@@ -43,10 +50,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 CALIBRATION_LIST = REPO / "models" / "calibration.json"
+RANGES_FILE = REPO / "models" / "int8-ranges.json"   # calibrate's result, committed
 SPEC_NAME = "isnet-fp16"          # mean/std/size/input and output names come from its manifest entry
 OUTPUT_NAME = "output"
 
-from builder.prepare_model import keep_only_output  # noqa: E402  (needs REPO on sys.path)
+from builder.prepare_model import prepare, weights_to_float32  # noqa: E402  (needs REPO on sys.path)
 
 # --- The choices, each measured (bench/int8.py; figures in the commit that set them) ---
 CALIBRATION_METHOD = "MinMax"     # MinMax | Entropy | Percentile
@@ -82,67 +90,13 @@ EXCLUDED_BLOCKS: tuple[str, ...] = ("/conv_in/", "/side1/", "/Resize_5", "/Sigmo
 NODES_TO_EXCLUDE: list[str] | None = None     # None: the nodes of EXCLUDED_BLOCKS
 
 
-# --------------------------------------------------------------------------- graph edits
-
-def to_float32(model):
-    """float16 initializers become float32 and every Cast between float types goes (the
-    16-bit export casts its float32 input to fp16, and around each Resize). Tensors are
-    renamed so graph inputs and outputs keep their names."""
-    import onnx
-    from onnx import TensorProto, numpy_helper
-
-    graph = model.graph
-    for index, tensor in enumerate(graph.initializer):
-        if tensor.data_type == TensorProto.FLOAT16:
-            array = numpy_helper.to_array(tensor).astype(np.float32)
-            graph.initializer[index].CopyFrom(numpy_helper.from_array(array, tensor.name))
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.TENSOR and attribute.t.data_type == TensorProto.FLOAT16:
-                array = numpy_helper.to_array(attribute.t).astype(np.float32)
-                attribute.t.CopyFrom(numpy_helper.from_array(array, attribute.t.name))
-    float_types = {TensorProto.FLOAT, TensorProto.FLOAT16}
-    graph_outputs = {o.name for o in graph.output}
-    alias: dict[str, str] = {}      # tensor name -> the name that replaces it
-    kept = []
-    for node in graph.node:
-        to = next((a.i for a in node.attribute if a.name == "to"), None)
-        if node.op_type == "Cast" and to in float_types:
-            source, target = node.input[0], node.output[0]
-            if target in graph_outputs:
-                alias[source] = target      # the producer writes the graph output itself
-            else:
-                alias[target] = source
-            continue
-        kept.append(node)
-
-    def resolve(name: str) -> str:
-        seen = set()
-        while name in alias and name not in seen:
-            seen.add(name)
-            name = alias[name]
-        return name
-
-    for node in kept:
-        for i, name in enumerate(node.input):
-            if name:
-                node.input[i] = resolve(name)
-        for i, name in enumerate(node.output):
-            node.output[i] = resolve(name)
-    del graph.node[:]
-    graph.node.extend(kept)
-    del graph.value_info[:]
-    for value in list(graph.input) + list(graph.output):
-        if value.type.tensor_type.elem_type == TensorProto.FLOAT16:
-            value.type.tensor_type.elem_type = TensorProto.FLOAT
-    return onnx.shape_inference.infer_shapes(model)
-
-
 def float_model(source: Path):
-    """The 16-bit ISNet as an fp32 ModelProto with only `output`."""
+    """The 16-bit ISNet prepared like every model the app runs (builder.prepare_model: only
+    `output`, floor pooling, shape chains folded) and made wholly fp32."""
     import onnx
 
-    return to_float32(keep_only_output(onnx.load(str(source)), OUTPUT_NAME))
+    model, _ = prepare(onnx.load(str(source)), OUTPUT_NAME)
+    return weights_to_float32(model)
 
 
 # --------------------------------------------------------------------------- calibration photos
@@ -258,22 +212,48 @@ def limit_ranges(ranges: dict[str, tuple[float, float]], limit: float | None) ->
     return {name: (max(low, -limit), min(high, limit)) for name, (low, high) in ranges.items()}
 
 
-def calibrate(float_path: Path, tensors: list[np.ndarray], method: str, cache: Path) -> None:
-    """onnxruntime's calibrator over `tensors`, its ranges saved to `cache` (JSON)."""
-    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator, save_tensors_data
+def calibrate(float_path: Path, tensors: list[np.ndarray], method: str = CALIBRATION_METHOD) -> dict[str, tuple[float, float]]:
+    """onnxruntime's calibrator over `tensors`: each activation's (low, high), unclipped."""
+    import onnx
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
 
     with tempfile.TemporaryDirectory(prefix="calibrate.") as folder:
         calibrator = create_calibrator(
             Path(float_path), operator_types(), augmented_model_path=str(Path(folder) / "augmented.onnx"),
             calibrate_method=getattr(CalibrationMethod, method))
-        import onnx
-
         input_name = onnx.load(str(float_path), load_external_data=False).graph.input[0].name
         reader = TensorReader(input_name, tensors)
         for start in range(len(tensors)):      # one photo at a time: histograms never hold them all
             reader.set_range(start, start + 1)
             calibrator.collect_data(reader)
-        save_tensors_data(calibrator.compute_data(), cache)
+        data = calibrator.compute_data()
+    return {name: (float(np.ravel(d.range_value[0])[0]), float(np.ravel(d.range_value[1])[0]))
+            for name, d in sorted(data.items())}
+
+
+def write_ranges(ranges: dict[str, tuple[float, float]], path: Path = RANGES_FILE) -> None:
+    """The calibrated ranges as the committed JSON, with what they were made from."""
+    document = {
+        "about": "Activation ranges of the 16-bit ISNet made fp32 (builder/quantize_model.py calibrate), "
+                 "unclipped; the build quantizes from them, clipped to RANGE_LIMIT.",
+        "method": CALIBRATION_METHOD,
+        "calibration_list_sha256": sha256_bytes(CALIBRATION_LIST.read_bytes()),
+        "ranges": {name: [low, high] for name, (low, high) in sorted(ranges.items())},
+    }
+    text = json.dumps({k: v for k, v in document.items() if k != "ranges"}, indent=1)[:-2]
+    lines = [f" {json.dumps(name)}: {json.dumps(pair)}" for name, pair in document["ranges"].items()]
+    text += ',\n "ranges": {\n' + ",\n".join(lines) + "\n }\n}\n"     # a range per line
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def read_ranges(path: Path = RANGES_FILE) -> dict[str, tuple[float, float]]:
+    """The committed ranges; refused if the calibration list changed since they were made."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    listed = sha256_bytes(CALIBRATION_LIST.read_bytes())
+    if document["calibration_list_sha256"] != listed or document["method"] != CALIBRATION_METHOD:
+        raise ValueError(f"{path} was calibrated with another photo list or method than models/calibration.json "
+                         f"and CALIBRATION_METHOD: run python -m builder.quantize_model calibrate")
+    return {name: (float(low), float(high)) for name, (low, high) in document["ranges"].items()}
 
 
 def excluded_nodes(model, blocks: tuple[str, ...] = EXCLUDED_BLOCKS) -> list[str]:
@@ -281,31 +261,30 @@ def excluded_nodes(model, blocks: tuple[str, ...] = EXCLUDED_BLOCKS) -> list[str
     return [n.name for n in model.graph.node if n.name.startswith(blocks)]
 
 
-def quantize(float_path: Path, out: Path, tensors: list[np.ndarray], *, method: str = CALIBRATION_METHOD,
+def quantize(float_path: Path, out: Path, ranges: dict[str, tuple[float, float]], *,
              per_channel: bool = PER_CHANNEL, exclude: list[str] | None = None,
-             range_limit: float | None = RANGE_LIMIT, cache: Path | None = None,
+             range_limit: float | None = RANGE_LIMIT,
              activation_type: str = ACTIVATION_TYPE, weight_type: str = WEIGHT_TYPE,
              reduce_range: bool = REDUCE_RANGE, op_types: list[str] | None = None) -> Path:
-    """QDQ static quantization of `float_path` into `out`: calibrate on `tensors` (or reuse
-    `cache`, the calibrated ranges as JSON), clip every range to +-`range_limit`, quantize."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.calibrate import TensorData, load_tensors_data, save_tensors_data
-
+    """QDQ static quantization of `float_path` into `out` from calibrated `ranges`, each
+    clipped to +-`range_limit`. Deterministic: no inference runs here."""
     import onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData, save_tensors_data
 
+    graph = onnx.load(str(float_path), load_external_data=False).graph
+    tensors = {n for node in graph.node for n in node.output} | {i.name for i in graph.input}
+    unknown = sorted(set(ranges) - tensors)
+    if unknown:
+        raise ValueError(f"{len(unknown)} calibrated tensors are not in the model (e.g. {unknown[0]}): "
+                         "the graph changed; run python -m builder.quantize_model calibrate")
     if exclude is None:
-        exclude = NODES_TO_EXCLUDE if NODES_TO_EXCLUDE is not None else excluded_nodes(
-            onnx.load(str(float_path), load_external_data=False))
+        exclude = NODES_TO_EXCLUDE if NODES_TO_EXCLUDE is not None else excluded_nodes(onnx.load(str(float_path), load_external_data=False))
+    data = {name: TensorData(lowest=np.float32(low), highest=np.float32(high))
+            for name, (low, high) in limit_ranges(ranges, range_limit).items()}
     with tempfile.TemporaryDirectory(prefix="quantize.") as folder:
-        cache = Path(cache) if cache is not None else Path(folder) / "calibration.json"
-        if not cache.is_file():
-            calibrate(float_path, tensors, method, cache)
-        data = load_tensors_data(cache)
-        ranges = {name: (float(d.range_value[0]), float(d.range_value[1])) for name, d in data.items()}
-        for name, (low, high) in limit_ranges(ranges, range_limit).items():
-            data[name] = TensorData(lowest=np.float32(low), highest=np.float32(high))
         limited = Path(folder) / "limited.json"
-        save_tensors_data(data, limited)
+        save_tensors_data(TensorsData(getattr(CalibrationMethod, CALIBRATION_METHOD), data), limited)
         quantize_static(
             str(float_path), str(out), None,
             quant_format=QuantFormat.QDQ,
@@ -315,29 +294,36 @@ def quantize(float_path: Path, out: Path, tensors: list[np.ndarray], *, method: 
             weight_type=getattr(QuantType, weight_type),
             op_types_to_quantize=list(OP_TYPES_TO_QUANTIZE if op_types is None else op_types),
             nodes_to_exclude=list(exclude),
-            calibrate_method=data.calibration_method,
+            calibrate_method=getattr(CalibrationMethod, CALIBRATION_METHOD),
             extra_options=dict(EXTRA_OPTIONS),
             calibration_cache_path=str(limited),
         )
     return out
 
 
-def build(source: Path, out: Path, work: Path | None = None, roots: list[Path] | None = None) -> Path:
-    """The whole recipe: prune, fp32, pre-process, calibrate, quantize into `out`. With
-    `work`, the intermediate models and the calibrated ranges are kept there (and the
-    ranges reused by the next run with the same `work`)."""
+def build(source: Path, out: Path, ranges_file: Path = RANGES_FILE) -> Path:
+    """The build's step: prepare, fp32, ORT pre-processing, quantize from the committed ranges."""
+    started = time.perf_counter()
+    ranges = read_ranges(ranges_file)
+    with tempfile.TemporaryDirectory(prefix="quantize.") as folder:
+        pre = preprocessed(float_model(source), Path(folder))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        quantize(pre, out, ranges)
+    print(f"quantize_model: {out.name}, {out.stat().st_size / 1e6:.1f} MB "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return out
+
+
+def recalibrate(source: Path, roots: list[Path] | None = None, ranges_file: Path = RANGES_FILE) -> None:
+    """Calibrate on every listed photo and rewrite the committed ranges (a developer's step,
+    after a change to the photo list, the method or the graph)."""
     started = time.perf_counter()
     photos = load_calibration(roots=roots)
     print(f"{len(photos)} calibration photos checked ({time.perf_counter() - started:.1f} s)", flush=True)
-    with tempfile.TemporaryDirectory(prefix="quantize.") as scratch:
-        folder = Path(work) if work else Path(scratch)
-        pre = preprocessed(float_model(source), folder)
-        print(f"fp32 model, pruned and pre-processed ({time.perf_counter() - started:.1f} s)", flush=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        quantize(pre, out, [t for _, t in photos], cache=folder / f"calibration-{CALIBRATION_METHOD}.json")
-    print(f"{out}: {out.stat().st_size / 1e6:.1f} MB, sha256 {sha256_bytes(out.read_bytes())} "
-          f"({time.perf_counter() - started:.0f} s)")
-    return out
+    with tempfile.TemporaryDirectory(prefix="quantize.") as folder:
+        pre = preprocessed(float_model(source), Path(folder))
+        write_ranges(calibrate(pre, [t for _, t in photos]), ranges_file)
+    print(f"{ranges_file}: written ({time.perf_counter() - started:.0f} s)")
 
 
 def write_calibration_list(photos: list[tuple[str, str, str]], list_path: Path = CALIBRATION_LIST,
@@ -368,15 +354,20 @@ def write_calibration_list(photos: list[tuple[str, str, str]], list_path: Path =
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=REPO / ".cache" / "models" / "isnet-fp16.onnx")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("source", type=Path, help="the raw 16-bit ISNet (.cache/models/isnet-fp16.onnx)")
+    parser.add_argument("out", type=Path, nargs="?", help="where the int8 model goes (omit with --calibrate)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="instead: calibrate on the listed photos and rewrite models/int8-ranges.json")
     parser.add_argument("--photo-root", type=Path, action="append", default=None,
-                        help="a site-packages folder holding skimage/ and sklearn/ (default: this "
-                             "interpreter's path, then the project's .venv)")
-    parser.add_argument("--work", type=Path, default=None,
-                        help="keep the fp32 model and the calibrated ranges here (reused next time)")
+                        help="with --calibrate: a site-packages folder holding skimage/ and sklearn/ "
+                             "(default: this interpreter's path, then the project's .venv)")
     args = parser.parse_args(argv)
-    build(args.source, args.out, args.work, args.photo_root)
+    if args.calibrate:
+        recalibrate(args.source, args.photo_root)
+    elif args.out is None:
+        parser.error("give OUT, or --calibrate")
+    else:
+        build(args.source, args.out)
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.spec import ModelFile, ModelSpec
+from app.core.spec import DEFAULT_MODELS, ModelFile, ModelSpec
 
 PREFERENCES = ("auto", "webgpu", "wasm")   # Settings: automatic, graphics card, processor
 # How far the WebGPU probe's answer may be from the CPU's (builder/probe_model.py): 32-bit
@@ -63,6 +63,13 @@ def choose(spec: ModelSpec, preference: str, support: Support, failed_before: st
         if support.software:
             return Choice("wasm", note="this device's WebGPU is a software fallback, slower than WebAssembly")
     return Choice("webgpu", f16=support.f16 and spec.shader_f16 is not None)
+
+
+def default_model(specs: dict[str, ModelSpec], preference: str, support: Support, failed_before: str = "") -> str:
+    """The model that runs when the user has not chosen one: WebGPU's default where `choose`
+    would run it on WebGPU, WebAssembly's otherwise."""
+    on_gpu = choose(specs[DEFAULT_MODELS["webgpu"]], preference, support, failed_before)
+    return DEFAULT_MODELS[on_gpu.backend]
 
 
 def model_file(spec: ModelSpec, choice: Choice) -> ModelFile:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 MANIFEST_PATH = Path(__file__).resolve().parents[2] / "models" / "manifest.json"
 
-# The default model for each inference back-end, chosen by measurement (README.md,
-# "Which model runs by default"): the 16-bit model everywhere. In WebAssembly the
-# 8-bit one is only somewhat faster (5.9 s vs 8.0 s at 1 MP) but speckles busy
-# backgrounds and swings with tiny input changes; natively both are as fast.
-DEFAULT_MODELS = {"wasm": "isnet-fp16", "native": "isnet-fp16"}
+# The default model for each inference back-end, chosen by measurement (README.md, "Which
+# model runs by default"). WebAssembly and the command line: the statically quantized 8-bit
+# model (builder/quantize_model.py), faster than the 16-bit one (in WebAssembly 6.6 s vs 9.6 s
+# a run, natively 2.4x) and no worse on the devset's edges. WebGPU: the 16-bit model, whose
+# float kernels a graphics card runs natively (app.core.backends.default_model chooses).
+DEFAULT_MODELS = {"wasm": "isnet-int8", "webgpu": "isnet-fp16", "native": "isnet-int8"}
 DEFAULT_MODEL = DEFAULT_MODELS["native"]
 
 

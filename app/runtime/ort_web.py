@@ -40,6 +40,11 @@ class WebSession:
         self.note = choice.note
         self.webgpu_failed = webgpu_failed
 
+    @staticmethod
+    async def default_model(specs: dict[str, ModelSpec], preference: str = "auto", failed_before: str = "") -> str:
+        """The model to run when the user has not chosen one, for this browser's WebGPU."""
+        return backends.default_model(specs, preference, await _support(), failed_before)
+
     @classmethod
     async def load(cls, spec: ModelSpec, on_bytes, on_stage, preference: str = "auto",
                    failed_before: str = "") -> "WebSession":
@@ -48,8 +53,7 @@ class WebSession:
         progress), verify its size and SHA-256, and open it. WebGPU that fails its check or
         cannot open the model gives way to WebAssembly, saying why. A failure is a
         ModelError whose message is the bridge's own (what failed, expected and actual)."""
-        support = Support(**(await ort_bridge.webgpuSupport()).to_py())
-        choice = backends.choose(spec, preference, support, failed_before)
+        choice = backends.choose(spec, preference, await _support(), failed_before)
         failed, fetched, data = "", None, None
         if choice.backend == "webgpu":
             on_stage("check:webgpu")
@@ -85,6 +89,11 @@ class WebSession:
         output = np.empty(size * size, dtype=np.float32)
         js_output.assign_to(output)                         # one copy out
         return output.reshape(1, 1, size, size)
+
+
+async def _support() -> Support:
+    """What this browser's WebGPU offers (an adapter query, about 0.03 s)."""
+    return Support(**(await ort_bridge.webgpuSupport()).to_py())
 
 
 def _message(exc: JsException) -> str:

@@ -346,8 +346,10 @@ class Page:
 
     def show_engine(self, info):
         """The model and engine that really run (from the worker's reply); a WebGPU
-        failure is remembered for this device, a WebGPU success forgets an old one."""
-        self.model_select.value = info.model
+        failure is remembered for this device, a WebGPU success forgets an old one. With
+        no model chosen, the menu's default entry names the model the worker chose."""
+        if not self.model_select.value:
+            self.model_select.options.item(0).textContent = text.default_model_option(info.label)
         self.engine.textContent = text.describe_backend(
             {"label": info.label, "threads": info.threads, "isolated": info.isolated,
              "backend": info.backend, "f16": info.f16, "note": info.note}

@@ -104,6 +104,11 @@ def failure(kind, error, name=""):
     return "{}: {}".format(name, error) if name else error
 
 
+def default_model_option(label):
+    """The Model menu's entry for "no choice": `Default for this device: ISNet, 8-bit (45 MB)`."""
+    return "Default for this device: " + label
+
+
 def describe_backend(info):
     """`ISNet, 16-bit (88 MB) · WebAssembly, 2 threads`, plus why threads are off, and
     why WebGPU is not used when the worker says (`note`); or `… · WebGPU, 32-bit`."""

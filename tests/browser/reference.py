@@ -22,9 +22,19 @@ import numpy as np
 from PIL import Image
 
 from app.core.options import Options
+from app.core.spec import DEFAULT_MODEL
 from tests.helpers import REPO_ROOT, save_artifacts
 
 _CACHE: dict[tuple, Path] = {}
+
+# How far the page's cutout may be from the command line's, by model: (alpha MAE, IoU at 0.5).
+# Both run the same code; only the inference kernels differ (WebAssembly SIMD vs native MLAS).
+# Float kernels agree to ~4e-4 in the mask. The int8 model's integer kernels round each layer
+# differently: natively, its integer path and the same graph computed in float differ by a
+# mean 0.06-1.1/255 and IoU 0.977-0.9997 on the four test photos, mirrored or not (the page
+# and the command line: cat 1.10/255, 0.991). A pre-processing drift between page and command
+# line moves far more, and the 16-bit parity test keeps the tight bound.
+KERNEL_TOLERANCE = {"isnet-fp16": (1 / 255, 0.99), "isnet-int8": (2 / 255, 0.98)}
 
 
 def cli_flags(options: Options) -> list[str]:
@@ -39,7 +49,7 @@ def cli_flags(options: Options) -> list[str]:
     return flags
 
 
-def native_cutout(photo: Path, out_dir: Path, model: str = "isnet-fp16", options: Options = Options()) -> Image.Image:
+def native_cutout(photo: Path, out_dir: Path, model: str = DEFAULT_MODEL, options: Options = Options()) -> Image.Image:
     """`python -m app PHOTO --model MODEL [flags]`, run as a user would; cached per
     (photo content, model, options) for the test session."""
     key = (hashlib.sha256(photo.read_bytes()).hexdigest(), model, options)
@@ -53,6 +63,7 @@ def native_cutout(photo: Path, out_dir: Path, model: str = "isnet-fp16", options
         _CACHE[key] = folder / f"{photo.stem}-cutout.png"
     image = Image.open(_CACHE[key])
     image.load()
+    image.info["model"] = model     # assert_same_cutout's tolerance depends on it
     return image
 
 
@@ -80,11 +91,15 @@ def agreement(page: Image.Image, native: Image.Image) -> Agreement:
     return Agreement(float(np.abs(a - b).mean()), float(iou), colour, int(opaque.sum()))
 
 
-def assert_same_cutout(page: Image.Image, native: Image.Image, max_mae: float = 1 / 255,
-                       min_iou: float = 0.99, max_colour: float = 0.5, label: str = "") -> Agreement:
+def assert_same_cutout(page: Image.Image, native: Image.Image, max_mae: float | None = None,
+                       min_iou: float | None = None, max_colour: float = 0.5, label: str = "") -> Agreement:
     """The page's RGBA cutout is the command line's: same size and mode, alpha within
-    `max_mae` and `min_iou`, colours where both are opaque within `max_colour` on
-    average. On failure both images and their alpha difference go to test-artifacts/."""
+    `max_mae` and `min_iou` (default: KERNEL_TOLERANCE of the model `native_cutout` ran),
+    colours where both are opaque within `max_colour` on average. On failure both images
+    and their alpha difference go to test-artifacts/."""
+    default_mae, default_iou = KERNEL_TOLERANCE[native.info.get("model", "isnet-fp16")]
+    max_mae = default_mae if max_mae is None else max_mae
+    min_iou = default_iou if min_iou is None else min_iou
     problem = None
     if page.mode != "RGBA" or page.size != native.size:
         problem = f"page {page.mode} {page.size} vs command line {native.mode} {native.size}"

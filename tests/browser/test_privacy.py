@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.spec import get_spec
+from app.core.spec import DEFAULT_MODELS, get_spec
 from tests import photos
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ EXPECTED_DOWNLOADS = (
     "/vendor/ort/ort-wasm-simd-threaded.wasm",
     "/static/ort-bridge.js",
     "/app.zip",
-    f"/models/{get_spec('isnet-fp16').file}",
+    f"/models/{get_spec(DEFAULT_MODELS['wasm']).file}",
 )
 
 

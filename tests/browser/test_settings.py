@@ -43,14 +43,14 @@ def test_edge_settings_redo_the_cutout_without_inference_and_are_remembered(firs
 
 
 def test_choosing_the_other_model_redoes_the_photo_with_it(first_cutout, tmp_path):
-    """Settings → Model → 8-bit: the model downloads, the engine line says so, and the
-    cat on screen is cut out again by it (the command line's `--model isnet-uint8`)."""
+    """Settings → Model → 16-bit: the model downloads, the engine line says so, and the
+    cat on screen is cut out again by it (the command line's `--model isnet-fp16`)."""
     app, _ = first_cutout
     cat = tmp_path / "cat.png"
     app.mark()
-    app.choose_model("isnet-uint8")
-    redone = app.cutout_after_pick(tmp_path / "uint8.png")
-    assert app.engine.startswith("ISNet, 8-bit"), app.engine
+    app.choose_model("isnet-fp16")
+    redone = app.cutout_after_pick(tmp_path / "fp16.png")
+    assert app.engine.startswith("ISNet, 16-bit"), app.engine
     assert "inference" in app.timings()
-    assert_same_cutout(redone, native_cutout(cat, tmp_path, "isnet-uint8"))
-    assert app.page.evaluate("localStorage.getItem('cutout.model')") == "isnet-uint8"
+    assert_same_cutout(redone, native_cutout(cat, tmp_path, "isnet-fp16"))
+    assert app.page.evaluate("localStorage.getItem('cutout.model')") == "isnet-fp16"

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from app.core.spec import get_spec
+from app.core.spec import DEFAULT_MODELS, get_spec
 from tests import photos
 from tests.browser.app_page import AppPage
 from tests.browser.reference import assert_same_cutout, native_cutout
@@ -28,7 +28,7 @@ def test_boot_shows_real_progress_then_names_the_engine(open_app):
     app = open_app()
     app.wait_ready()
     log = app.status_log()
-    size = format_bytes(get_spec("isnet-fp16").bytes)
+    size = format_bytes(get_spec(DEFAULT_MODELS["wasm"]).bytes)
     downloads = [line for line in log if line.startswith("Downloading the model:")]
     assert downloads, f"no model download progress shown; status lines: {log}"
     units = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
@@ -41,7 +41,7 @@ def test_boot_shows_real_progress_then_names_the_engine(open_app):
     assert after[:1] == ["Checking and opening the model…"], f"after the download: {after}"
     threads = app.expected_threads()
     assert app.page.evaluate("crossOriginIsolated") is True
-    label = get_spec("isnet-fp16").label
+    label = get_spec(DEFAULT_MODELS["wasm"]).label
     # This machine has no graphics card: the page says so, on WebAssembly.
     assert app.engine == (f"{label} · WebAssembly, {threads} thread{'s' if threads > 1 else ''}. "
                           "Not on WebGPU: WebGPU found no usable graphics adapter."), app.engine
@@ -96,17 +96,17 @@ def test_a_photo_picked_the_moment_the_page_appears_is_not_lost(open_app, tmp_pa
 
 
 def test_the_model_named_in_the_address_is_used(open_app, tmp_path):
-    """`?model=isnet-uint8` loads the 8-bit model (Settings shows it) and cuts out
-    with it: the result is the command line's `--model isnet-uint8` cutout, which
-    differs clearly from the 16-bit one."""
-    app = open_app("?model=isnet-uint8")
+    """`?model=isnet-fp16` loads the 16-bit model (Settings shows it) and cuts out
+    with it: the result is the command line's `--model isnet-fp16` cutout, which
+    differs clearly from the default 8-bit one."""
+    app = open_app("?model=isnet-fp16")
     app.wait_ready()
-    assert app.engine.startswith("ISNet, 8-bit"), app.engine
-    assert app.page.get_by_label("Model").input_value() == "isnet-uint8"
+    assert app.engine.startswith("ISNet, 16-bit"), app.engine
+    assert app.page.get_by_label("Model").input_value() == "isnet-fp16"
     path = photos.save(tmp_path / "astronaut.png", "astronaut")
     cutout = app.cutout(path, tmp_path / "download.png")
-    assert app.requested(f"/models/{get_spec('isnet-uint8').file}") and not app.requested(f"/models/{get_spec('isnet-fp16').file}")
-    assert_same_cutout(cutout, native_cutout(path, tmp_path, "isnet-uint8"))
+    assert app.requested(f"/models/{get_spec('isnet-fp16').file}") and not app.requested(f"/models/{get_spec('isnet-int8').file}")
+    assert_same_cutout(cutout, native_cutout(path, tmp_path, "isnet-fp16"))
 
 
 @pytest.fixture
@@ -115,8 +115,8 @@ def broken_site(site, tmp_path):
     repair, served on its own port: what a host with a bad upload looks like."""
     copy = tmp_path / "site"
     shutil.copytree(site, copy, copy_function=os.link)
-    model = copy / "models" / get_spec("isnet-fp16").file
-    original = site / "models" / get_spec("isnet-fp16").file
+    model = copy / "models" / get_spec(DEFAULT_MODELS["wasm"]).file
+    original = site / "models" / get_spec(DEFAULT_MODELS["wasm"]).file
 
     def break_model(kind: str):
         data = original.read_bytes()
@@ -136,8 +136,8 @@ def broken_site(site, tmp_path):
 
 @pytest.mark.parametrize("kind, reason", [
     ("missing", "HTTP 404"),
-    ("short", rf"ended after \d+ of {get_spec('isnet-fp16').bytes} bytes"),
-    ("damaged", r"is damaged: SHA-256 [0-9a-f]{64}, expected " + get_spec("isnet-fp16").sha256),
+    ("short", rf"ended after \d+ of {get_spec(DEFAULT_MODELS['wasm']).bytes} bytes"),
+    ("damaged", r"is damaged: SHA-256 [0-9a-f]{64}, expected " + get_spec(DEFAULT_MODELS["wasm"]).sha256),
 ])
 def test_a_failed_model_download_is_explained_and_recovers(browser, broken_site, tmp_path, kind, reason):
     """The model's download fails (not on the server, cut short, damaged): the page
@@ -156,6 +156,6 @@ def test_a_failed_model_download_is_explained_and_recovers(browser, broken_site,
         path = photos.save(tmp_path / "coffee.png", "coffee")
         cutout = app.cutout(path, tmp_path / "download.png")
         assert_same_cutout(cutout, native_cutout(path, tmp_path))
-        assert app.engine.startswith("ISNet, 16-bit"), app.engine
+        assert app.engine.startswith(get_spec(DEFAULT_MODELS["wasm"]).label), app.engine
     finally:
         app.close()

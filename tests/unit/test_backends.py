@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.backends import PROBE_TOLERANCE, Choice, Support, choose, model_file, probe_verdict
+from app.core.backends import PROBE_TOLERANCE, Choice, Support, choose, default_model, model_file, probe_verdict
 from app.core.spec import ModelFile, load_specs
 
-FP16, UINT8 = load_specs()["isnet-fp16"], load_specs()["isnet-uint8"]
+SPECS = load_specs()
+FP16, INT8 = SPECS["isnet-fp16"], SPECS["isnet-int8"]
 GPU = Support(available=True, f16=True)
 GPU_NO_F16 = Support(available=True, f16=False)
 SOFTWARE = Support(available=True, software=True)
@@ -24,11 +25,25 @@ NONE = Support(available=False, reason="this browser has no WebGPU")
     (FP16, "webgpu", SOFTWARE, "X", Choice("webgpu", f16=False)),   # asked for: tried again
     (FP16, "webgpu", NONE, "", Choice("wasm", note="this browser has no WebGPU")),
     (FP16, "wasm", GPU, "", Choice("wasm")),
-    (UINT8, "auto", GPU, "", Choice("wasm", note="ISNet, 8-bit (44 MB) runs on WebAssembly only")),
-    (UINT8, "webgpu", GPU, "", Choice("wasm", note="ISNet, 8-bit (44 MB) runs on WebAssembly only")),
+    (INT8, "auto", GPU, "", Choice("wasm", note=f"{INT8.label} runs on WebAssembly only")),
+    (INT8, "webgpu", GPU, "", Choice("wasm", note=f"{INT8.label} runs on WebAssembly only")),
 ])
 def test_choose(spec, preference, support, failed, expected):
     assert choose(spec, preference, support, failed) == expected
+
+
+@pytest.mark.parametrize("preference, support, failed, expected", [
+    ("auto", GPU, "", "isnet-fp16"),           # a real card: the 16-bit model on WebGPU
+    ("auto", GPU_NO_F16, "", "isnet-fp16"),    # computed in 32-bit there
+    ("auto", SOFTWARE, "", "isnet-int8"),      # everywhere WebAssembly runs: the int8 model
+    ("auto", NONE, "", "isnet-int8"),
+    ("auto", GPU, "X", "isnet-int8"),          # failed here before
+    ("wasm", GPU, "", "isnet-int8"),
+    ("webgpu", SOFTWARE, "", "isnet-fp16"),    # asked for: WebGPU, so its model
+    ("webgpu", NONE, "", "isnet-int8"),
+])
+def test_the_default_model_follows_where_it_will_run(preference, support, failed, expected):
+    assert default_model(SPECS, preference, support, failed) == expected
 
 
 def test_an_unknown_preference_is_refused():
@@ -41,7 +56,7 @@ def test_the_16_bit_compute_file_only_for_webgpu_with_f16():
     assert model_file(FP16, Choice("webgpu", f16=True)) == FP16.shader_f16
     assert model_file(FP16, Choice("webgpu", f16=False)) == default
     assert model_file(FP16, Choice("wasm")) == default
-    assert model_file(UINT8, Choice("wasm")).file == UINT8.file
+    assert model_file(INT8, Choice("wasm")).file == INT8.file
 
 
 def test_probe_verdict():

@@ -159,15 +159,15 @@ def test_main_reports_missing_file(fake_session, tmp_path, capsys):
 
 
 def test_main_passes_model_dir_and_threads(fake_session, tmp_path):
-    """--model, --model-dir and --threads reach the session; the default model is isnet-fp16."""
+    """--model, --model-dir and --threads reach the session; the default model is isnet-int8."""
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     cli.main([str(photo), "--out", str(tmp_path / "o1")])
-    cli.main([str(photo), "--out", str(tmp_path / "o2"), "--model", "isnet-uint8",
+    cli.main([str(photo), "--out", str(tmp_path / "o2"), "--model", "isnet-fp16",
               "--model-dir", str(tmp_path / "m"), "--threads", "3"])
     assert fake_session.made == [
-        (cli.DEFAULT_MODEL_DIR, "isnet-fp16", None),
-        (tmp_path / "m", "isnet-uint8", 3),
+        (cli.DEFAULT_MODEL_DIR, "isnet-int8", None),
+        (tmp_path / "m", "isnet-fp16", 3),
     ]
 
 
@@ -176,7 +176,7 @@ def test_main_rejects_unknown_model(fake_session, tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         cli.main([str(tmp_path), "--out", str(tmp_path / "o"), "--model", "u2net"])
     assert caught.value.code == 2
-    assert "invalid choice: 'u2net' (choose from 'isnet-fp16', 'isnet-uint8')" in capsys.readouterr().err
+    assert "invalid choice: 'u2net' (choose from 'isnet-fp16', 'isnet-int8')" in capsys.readouterr().err
 
 
 def test_main_requires_out(fake_session, tmp_path, capsys):
@@ -193,7 +193,7 @@ def test_main_missing_model_file_names_build_step(tmp_path, capsys):
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     code = cli.main([str(photo), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2
-    assert re.search(re.escape(get_spec("isnet-fp16").file) + r" is missing: run `python3 build\.py`",
+    assert re.search(re.escape(get_spec().file) + r" is missing: run `python3 build\.py`",
                      capsys.readouterr().err)
 
 
@@ -203,13 +203,13 @@ def test_main_refuses_altered_model_file(tmp_path, capsys):
     """
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
-    (tmp_path / get_spec("isnet-fp16").file).write_bytes(b"not a model")
+    (tmp_path / get_spec().file).write_bytes(b"not a model")
     actual = hashlib.sha256(b"not a model").hexdigest()
     code = cli.main([str(photo), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: {tmp_path / get_spec('isnet-fp16').file} does not match isnet-fp16: sha256 {actual}, "
-        f"expected {get_spec('isnet-fp16').sha256}"
+        f"error: {tmp_path / get_spec().file} does not match {get_spec().name}: sha256 {actual}, "
+        f"expected {get_spec().sha256}"
     )
     assert not (tmp_path / "o").exists()
 
@@ -227,13 +227,13 @@ COFFEE_TABLE = {"top left": (slice(0, 60), slice(0, 60)), "top right": (slice(0,
 
 @pytest.mark.model
 def test_main_with_real_model_on_a_real_photo(tmp_path, capsys):
-    """The fp16 model cuts out a real photo (a cup of coffee on a table): RGBA at the
+    """The default model cuts out a real photo (a cup of coffee on a table): RGBA at the
     photo's size, opaque pixels in the photo's own colours (decontamination only
     recolours partly transparent ones), the cup and saucer opaque, the table at the
     corners transparent.
     """
-    model = find_model(get_spec("isnet-fp16").file)
-    assert model is not None, "the prepared fp16 model is in neither dist/models nor /tmp/models: run build.py"
+    model = find_model(get_spec().file)
+    assert model is not None, "the default model is in neither dist/models nor /tmp/models: run build.py"
     photo = photos.save(tmp_path / "coffee.jpg", "coffee", quality=95)
     status = cli.main([str(photo), "--out", str(tmp_path), "--model-dir", str(model.parent)])
     assert status == 0, capsys.readouterr().err

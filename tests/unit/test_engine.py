@@ -24,8 +24,8 @@ from app.engine import Engine
 from tests.helpers import encode, gradient_photo
 
 SPECS = load_specs()
-DEFAULT = "isnet-fp16"
-OTHER = "isnet-uint8"
+DEFAULT = "isnet-int8"
+OTHER = "isnet-fp16"
 PLAIN = Options(refine_edges=False, decontaminate=False, remove_specks=False)
 
 

@@ -41,10 +41,10 @@ def manifest_entry(**overrides) -> dict:
 
 def test_manifest_has_both_isnet_models():
     """load_specs() reads exactly the two shipped models from models/manifest.json."""
-    assert sorted(load_specs()) == ["isnet-fp16", "isnet-uint8"]
+    assert sorted(load_specs()) == ["isnet-fp16", "isnet-int8"]
 
 
-@pytest.mark.parametrize("name", ["isnet-fp16", "isnet-uint8"])
+@pytest.mark.parametrize("name", ["isnet-fp16", "isnet-int8"])
 def test_specs_equal_manifest_values(name):
     """Every spec field equals the manifest entry (read independently with json)."""
     raw = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))[name]
@@ -59,18 +59,19 @@ def test_specs_equal_manifest_values(name):
 
 
 def test_manifest_model_files_and_shapes():
-    """The app runs prepared 1024² ISNet files named after the model, with 64-hex hashes,
-    each derived from the raw file of the same name."""
+    """The app runs prepared 1024² ISNet files named after the model, with 64-hex hashes;
+    the 16-bit one derived from the raw file of its name, the int8 one quantized from it."""
     raw = json.loads(MANIFEST_PATH.read_text())
     for name, spec in load_specs().items():
-        assert spec.file.startswith(f"{name}-") and raw[name]["raw"]["file"] == f"{name}.onnx"
+        assert spec.file.startswith(f"{name}") and raw[name]["raw"]["file"] == "isnet-fp16.onnx"
         assert spec.input_size == 1024
         assert (spec.input_name, spec.output_name) == ("input", "output")
         assert len(spec.sha256) == 64 and int(spec.sha256, 16) >= 0
     assert load_specs()["isnet-fp16"].shader_f16.file == "isnet-fp16-compute16.onnx"
-    assert load_specs()["isnet-uint8"].shader_f16 is None   # 8-bit: no 16-bit compute to offer
+    assert load_specs()["isnet-int8"].shader_f16 is None   # 8-bit: no 16-bit compute to offer
     assert raw["isnet-fp16"]["raw"]["bytes"] == 88_188_479
-    assert raw["isnet-uint8"]["raw"]["bytes"] == 44_342_436
+    assert raw["isnet-int8"]["made_by"] == "builder.quantize_model"
+    assert raw["isnet-int8"]["raw"] == raw["isnet-fp16"]["raw"]
 
 
 def test_load_specs_converts_types(tmp_path):
@@ -93,7 +94,7 @@ def test_load_specs_validates_entries(tmp_path):
 
 def test_default_model_is_in_manifest():
     """get_spec() with no argument returns the default model, which the manifest lists."""
-    assert DEFAULT_MODEL == "isnet-fp16"
+    assert DEFAULT_MODEL == "isnet-int8"
     assert get_spec() == load_specs()[DEFAULT_MODEL]
 
 
@@ -101,7 +102,7 @@ def test_get_spec_unknown_name_lists_known_models():
     """get_spec of an unknown name raises KeyError naming it and the known models, sorted."""
     with pytest.raises(KeyError) as caught:
         get_spec("u2net")
-    assert caught.value.args[0] == "unknown model 'u2net'; known models: isnet-fp16, isnet-uint8"
+    assert caught.value.args[0] == "unknown model 'u2net'; known models: isnet-fp16, isnet-int8"
 
 
 def test_get_spec_reads_given_manifest(tmp_path):

@@ -81,7 +81,7 @@ def test_engine_line_names_webgpu_and_says_why_it_is_not_used():
 
 
 @pytest.mark.parametrize("search, name, expected", [
-    ("?model=isnet-uint8", "model", "isnet-uint8"), ("?model=a&backend=wasm", "backend", "wasm"),
+    ("?model=isnet-fp16", "model", "isnet-fp16"), ("?model=a&backend=wasm", "backend", "wasm"),
     ("?backend=webgpu&model=b", "model", "b"), ("", "model", ""), ("?modelx=1", "model", ""),
     ("?backend", "backend", ""),
 ])
@@ -118,3 +118,7 @@ def test_failure_lines(kind, error, name, expected):
     """A model that could not be loaded is named as such, with what to do next, whatever
     photo asked for it; other failures are prefixed by the photo's name."""
     assert text.failure(kind, error, name) == expected
+
+
+def test_default_model_option_names_the_model():
+    assert text.default_model_option("ISNet, 8-bit (45 MB)") == "Default for this device: ISNet, 8-bit (45 MB)"
