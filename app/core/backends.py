@@ -53,8 +53,7 @@ def choose(spec: ModelSpec, preference: str, support: Support, failed_before: st
         raise ValueError(f"unknown back-end preference {preference!r}; one of {', '.join(PREFERENCES)}")
     if preference == "wasm":
         return Choice("wasm")
-    if not spec.webgpu:
-        return Choice("wasm", note=f"{spec.label} runs on WebAssembly only")
+    # The device's reasons first: they are why the default model is a WebAssembly one.
     if not support.available:
         return Choice("wasm", note=support.reason or "this browser has no WebGPU")
     if preference == "auto":
@@ -62,6 +61,8 @@ def choose(spec: ModelSpec, preference: str, support: Support, failed_before: st
             return Choice("wasm", note=f"WebGPU failed on this device before ({failed_before})")
         if support.software:
             return Choice("wasm", note="this device's WebGPU is a software fallback, slower than WebAssembly")
+    if not spec.webgpu:
+        return Choice("wasm", note=f"{spec.label} runs on WebAssembly only")
     return Choice("webgpu", f16=support.f16 and spec.shader_f16 is not None)
 
 

@@ -27,6 +27,10 @@ NONE = Support(available=False, reason="this browser has no WebGPU")
     (FP16, "wasm", GPU, "", Choice("wasm")),
     (INT8, "auto", GPU, "", Choice("wasm", note=f"{INT8.label} runs on WebAssembly only")),
     (INT8, "webgpu", GPU, "", Choice("wasm", note=f"{INT8.label} runs on WebAssembly only")),
+    # the device's reason comes first: why the default is the WebAssembly model here
+    (INT8, "auto", NONE, "", Choice("wasm", note="this browser has no WebGPU")),
+    (INT8, "auto", SOFTWARE, "", Choice("wasm", note="this device's WebGPU is a software fallback, "
+                                                    "slower than WebAssembly")),
 ])
 def test_choose(spec, preference, support, failed, expected):
     assert choose(spec, preference, support, failed) == expected
