@@ -57,10 +57,15 @@ def block_means(values: np.ndarray, block: int) -> np.ndarray:
     return np.asarray(image.reduce(block)) if block > 1 else np.asarray(image)
 
 
+SHORT_ROWS = 64      # last axes shorter than this are window-summed as one flat array
+
+
 def _axis_sum(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
     """Sum over the 2r+1 values around each one along `axis`, truncated at the border."""
-    total = values.copy()
     length = values.shape[axis]
+    if axis == values.ndim - 1 and values.ndim > 1 and length < SHORT_ROWS:
+        return _row_sum(values, radius)
+    total = values.copy()
     for shift in range(1, min(radius, length - 1) + 1):
         ahead = [slice(None)] * values.ndim
         behind = [slice(None)] * values.ndim
@@ -68,6 +73,24 @@ def _axis_sum(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
         total[tuple(behind)] += values[tuple(ahead)]
         total[tuple(ahead)] += values[tuple(behind)]
     return total
+
+
+def _row_sum(values: np.ndarray, radius: int) -> np.ndarray:
+    """`_axis_sum` along the last axis, for short rows: the rows are laid end to end with
+    `radius` zeros after each, so every shifted addition is one pass over one flat array
+    (NumPy runs an inner loop per row otherwise, which for rows of a few dozen values
+    costs up to 20x more under WebAssembly); what crosses a row's end adds an exact 0."""
+    width = values.shape[-1]
+    reach = min(radius, width - 1)
+    padded = np.zeros(values.shape[:-1] + (width + reach,), values.dtype)
+    padded[..., :width] = values
+    flat = padded.reshape(-1)
+    total = flat.copy()
+    count = flat.size
+    for shift in range(1, reach + 1):
+        total[:count - shift] += flat[shift:]
+        total[shift:] += flat[:count - shift]
+    return np.ascontiguousarray(total.reshape(padded.shape)[..., :width])
 
 
 def window_sum(values: np.ndarray, radius: int) -> np.ndarray:
