@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from app.core import filters
 from app.core.filters import blur, box, dilate, erode, resize
 
 
@@ -113,6 +114,19 @@ def test_window_sum_truncates_windows_wider_than_the_array():
         expected = [[values[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1].sum()
                      for x in range(4)] for y in range(3)]
         np.testing.assert_array_equal(window_sum(values, radius), expected)
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 40, 63, 64, 100])
+def test_window_sum_over_short_rows_adds_the_same_values_in_the_same_order(monkeypatch, width):
+    """Stacks of short rows (the Laplacian's tiles) are summed as one flat array with
+    zeros between rows: bit for bit what summing each row in turn gives, for rows
+    shorter and longer than the radius and on both sides of SHORT_ROWS."""
+    values = np.random.default_rng(width).normal(size=(3, 7, width)).astype(np.float32)
+    fast = window_sum(values, 2)
+    monkeypatch.setattr(filters, "SHORT_ROWS", 0)          # every row on its own
+    slow = window_sum(values, 2)
+    assert fast.flags.c_contiguous and fast.dtype == np.float32
+    assert fast.tobytes() == slow.tobytes()
 
 
 def test_block_means_exact_with_partial_blocks():
