@@ -4,8 +4,10 @@
 
 Picks a devset photo and its cached model mask (computing it once if needed),
 then runs bench/pyodide_postprocess.mjs under Node with the Pyodide and wheels
-that build.py put in dist/vendor/pyodide, and prints a table. Pyodide here is
-single-threaded, like NumPy in the browser worker.
+that build.py put in dist/vendor/pyodide, and prints a table: the refine stages and
+their total, then the PNG encoding of the result (`encode`) and a feather change that
+reuses the run's working results (`restyle`, what the page's edge settings cost).
+Pyodide here is single-threaded, like NumPy in the browser worker.
 """
 from __future__ import annotations
 
@@ -48,13 +50,14 @@ def main(argv=None) -> int:
         print(result.stderr, file=sys.stderr)
         return result.returncode
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    stages = [k for k in rows[0] if k not in ("size", "raw", "total")]
+    after = ("total", "encode", "restyle")
+    stages = [k for k in rows[0] if k not in ("size", "raw") + after]
     print(f"## post-processing under Pyodide 0.27.7 (Node, 1 thread), {pair.name} upscaled, "
           f"{args.model} mask: seconds, best of {args.repeats}")
-    print(f"{'size':<11}{'raw':>8}" + "".join(f"{s:>12}" for s in stages) + f"{'total':>9}")
+    print(f"{'size':<11}{'raw':>8}" + "".join(f"{s:>12}" for s in stages + list(after)))
     for row in rows:
-        print(f"{row['size']:<11}{row['raw']:>8.3f}" + "".join(f"{row.get(s, 0):>12.3f}" for s in stages)
-              + f"{row['total']:>9.3f}")
+        print(f"{row['size']:<11}{row['raw']:>8.3f}"
+              + "".join(f"{row.get(s, 0):>12.3f}" for s in stages + list(after)))
     return 0
 
 
