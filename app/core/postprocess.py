@@ -21,7 +21,7 @@ from PIL import Image
 # file (`encode_png`'s own filtering halves that again); the page shows the cutout
 # first and offers the PNG when it is ready.
 PNG_COMPRESS_LEVEL = 1
-PNG_ROWS = 256            # rows filtered and compressed at a time (bounds the extra memory)
+PNG_ROWS = 256            # rows read, filtered and compressed at a time (bounds the extra memory)
 # PNG colour types of the 8-bit modes `encode_png` writes itself.
 _PNG_COLOUR_TYPE = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}
 
@@ -79,22 +79,33 @@ def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> 
         buffer = io.BytesIO()
         image.save(buffer, format="PNG", compress_level=compress_level)
         return buffer.getvalue()
-    rows = np.asarray(image).reshape(image.height, -1)
+    stride = image.width * len(image.getbands())
     compressor = zlib.compressobj(compress_level)
-    block = np.empty((min(PNG_ROWS, image.height), rows.shape[1] + 1), np.uint8)
+    block = np.empty((min(PNG_ROWS, image.height), stride + 1), np.uint8)
     block[:, 0] = 2                                     # filter type 2, "Up"
-    parts = []
-    for top in range(0, image.height, PNG_ROWS):
-        part = rows[top:top + PNG_ROWS]
-        out = block[:len(part)]
-        np.subtract(part[0], rows[top - 1] if top else np.uint8(0), out=out[0, 1:])
-        np.subtract(part[1:], part[:-1], out=out[1:, 1:])
-        parts.append(compressor.compress(out))
-    parts.append(compressor.flush())
+    above = np.zeros(stride, np.uint8)                  # the row above the first is zeros
+    buffer = io.BytesIO()
+    buffer.write(b"\x89PNG\r\n\x1a\n")
     header = struct.pack(">IIBBBBB", image.width, image.height, 8, colour_type, 0, 0, 0)
-    return b"".join([b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
-                     _png_chunk(b"IDAT", b"".join(parts)), _png_chunk(b"IEND", b"")])
+    _write_chunk(buffer, b"IHDR", header)
+    for top in range(0, image.height, PNG_ROWS):
+        # A strip at a time: no whole-image copy beside the image.
+        strip = image.crop((0, top, image.width, min(top + PNG_ROWS, image.height)))
+        part = np.asarray(strip).reshape(-1, stride)
+        out = block[:len(part)]
+        np.subtract(part[0], above, out=out[0, 1:])
+        np.subtract(part[1:], part[:-1], out=out[1:, 1:])
+        above = part[-1].copy()
+        del strip, part                                 # before the next strip is read
+        _write_chunk(buffer, b"IDAT", compressor.compress(out))
+    _write_chunk(buffer, b"IDAT", compressor.flush())
+    _write_chunk(buffer, b"IEND", b"")
+    return buffer.getvalue()
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+def _write_chunk(buffer: io.BytesIO, kind: bytes, data: bytes) -> None:
+    """One PNG chunk (an empty IDAT is left out)."""
+    if data or kind != b"IDAT":
+        buffer.write(struct.pack(">I", len(data)) + kind)
+        buffer.write(data)
+        buffer.write(struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))

@@ -265,3 +265,19 @@ def test_upscale_mask_reads_float64_masks_as_numbers():
     """A float64 mask upscales exactly like the same mask in float32."""
     mask = np.random.default_rng(8).random((6, 9))
     np.testing.assert_array_equal(upscale_mask(mask, (20, 13)), upscale_mask(mask.astype(np.float32), (20, 13)))
+
+
+def test_encode_png_works_in_strips_without_a_whole_image_copy():
+    """Encoding a 2000x2000 RGBA cutout (16 MB of pixels) allocates well under half of
+    that beside the image: rows are read, filtered and compressed PNG_ROWS at a time."""
+    import tracemalloc
+
+    rgba = compose_rgba(Image.new("RGB", (2000, 2000), (10, 200, 30)), np.full((2000, 2000), 255, np.uint8))
+    tracemalloc.start()
+    try:
+        data = encode_png(rgba)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * 2000 * 2000 * 4
+    assert_image_equal(Image.open(io.BytesIO(data)), rgba)
