@@ -88,7 +88,9 @@ class Engine:
 
     async def _load(self, model: str):
         spec = self.specs[model]
-        self._report(phase="download", stage="fetch:model", received=0, total=spec.bytes)
+        # Until the loader says otherwise: the file may be on this device already (kept
+        # from an earlier visit, or downloaded by the page while Python started).
+        self._report(phase="download", stage="find:model", received=0, total=0)
 
         def on_bytes(received, total):
             # All bytes in: the file is checked and the session opened, which takes a while.

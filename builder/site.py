@@ -1,7 +1,8 @@
 """Site assembly: dist/ from the pages, the app, the verified models and vendored files.
 
 The whole site is built in .cache/dist.new and swapped into place, so a running server
-never serves half a build.  Imports builder.* and the standard library.
+never serves half a build.  Imports builder.*, app.core.spec (standard library only: the
+default models) and the standard library.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from builder.npm import ensure_node_modules
 from builder.paths import BUILD_VENV, REQUIREMENTS_BUILD, ROOT
 from builder.pins import MICROPYTHON_FILES, NPM_PACKAGES, ORT_OPTIONAL_FILES, ORT_REQUIRED_FILES, PYODIDE_FILES, PYODIDE_WHEELS
 from builder.wheels import obtain_wheels
+from app.core.spec import DEFAULT_MODELS
 
 
 def app_sources(root: Path) -> list[Path]:
@@ -55,12 +57,15 @@ def write_deterministic_zip(zip_path: Path, files: dict[str, bytes]) -> None:
 
 
 def build_app(root: Path, site: Path) -> None:
-    """site/app/**.py, site/models/manifest.json and site/app.zip holding both."""
+    """site/app/**.py, site/models/manifest.json and site/app.zip holding both; and
+    site/models/defaults.json (app.core.spec.DEFAULT_MODELS), for the page's early
+    download (app/ui/prefetch.py), which runs on MicroPython and cannot import spec.py."""
     files = {p.as_posix(): (root / p).read_bytes() for p in app_sources(root)}
     files["models/manifest.json"] = (root / "models" / "manifest.json").read_bytes()
     for name, data in files.items():
         write_atomic(site / name, data)
     write_deterministic_zip(site / "app.zip", files)
+    write_atomic(site / "models" / "defaults.json", (json.dumps(DEFAULT_MODELS) + "\n").encode("utf-8"))
 
 
 def copy_pages(root: Path, site: Path) -> None:

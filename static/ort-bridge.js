@@ -1,7 +1,7 @@
 // The ONNX Runtime Web bridge: the only file that imports onnxruntime-web.
 //
 // Runs inside the Pyodide worker; `app/runtime/ort_web.py` is its only caller.
-// It downloads a model with byte progress and checks its SHA-256, owns the
+// It hands out the model files (static/model-store.js: cached, checked), owns the
 // inference sessions, and serializes every session call through one promise
 // chain (ONNX Runtime sessions are not re-entrant). Data crosses as whole
 // typed arrays, never element by element.
@@ -36,73 +36,13 @@ function serialized(task) {
   return result;
 }
 
-function toHex(buffer) {
-  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 // The site's root: models live in <root>/models/.
 const siteRoot = new URL("../", import.meta.url);
 
 // Download `path` (relative to the site root; exactly `expectedBytes` long, SHA-256 `expectedSha256`),
-// calling onProgress(received, total) at most every 100 ms and at the end.
-export async function fetchModel(path, expectedBytes, expectedSha256, onProgress) {
-  const url = new URL(path, siteRoot).href;
-  const response = await fetch(url);
-  if (!response.ok) {
-    throw new Error(`could not download ${url}: HTTP ${response.status}`);
-  }
-  const buffer = new Uint8Array(expectedBytes);
-  const reader = response.body.getReader();
-  let received = 0;
-  let reported = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (received + value.length > expectedBytes) {
-      await reader.cancel();
-      throw new Error(`${url} is larger than the expected ${expectedBytes} bytes`);
-    }
-    buffer.set(value, received);
-    received += value.length;
-    const now = performance.now();
-    if (now - reported > 100) {
-      reported = now;
-      onProgress(received, expectedBytes);
-    }
-  }
-  onProgress(received, expectedBytes);
-  if (received !== expectedBytes) {
-    throw new Error(`${url} ended after ${received} of ${expectedBytes} bytes`);
-  }
-  const actual = toHex(await crypto.subtle.digest("SHA-256", buffer));
-  if (actual !== expectedSha256) {
-    throw new Error(`${url} is damaged: SHA-256 ${actual}, expected ${expectedSha256}`);
-  }
-  return buffer;
-}
-
-// What this browser's WebGPU offers: {available, f16, software, reason}.
-export async function webgpuSupport() {
-  if (!globalThis.navigator?.gpu) {
-    return { available: false, reason: "this browser has no WebGPU" };
-  }
-  let adapter = null;
-  try {
-    adapter = await navigator.gpu.requestAdapter();
-  } catch (error) {
-    return { available: false, reason: `WebGPU refused an adapter: ${error.message || error}` };
-  }
-  if (!adapter) {
-    return { available: false, reason: "WebGPU found no usable graphics adapter" };
-  }
-  const info = adapter.info || {};
-  return {
-    available: true,
-    f16: adapter.features.has("shader-f16"),
-    software: Boolean(info.isFallbackAdapter) || info.architecture === "swiftshader",
-    reason: "",
-  };
-}
+// or read it from Cache Storage, calling onProgress(received, total) (static/model-store.js).
+export { loadModel as fetchModel } from "./model-store.js";
+export { webgpuSupport } from "./webgpu-support.js";
 
 // Open a session of `modelBytes` on `backend` ("wasm" or "webgpu"); returns a handle for run().
 export function createSession(modelBytes, backend = "wasm") {

@@ -101,8 +101,8 @@ def _message(exc: JsException) -> str:
 
 
 async def _fetch(file: ModelFile, on_bytes):
-    """`file` downloaded and verified (a JS Uint8Array), reporting `on_bytes(received, total)`."""
-    on_bytes(0, file.bytes)
+    """`file` downloaded or read from this device's cache, and verified (a JS Uint8Array),
+    reporting `on_bytes(received, total)` while it downloads."""
     progress = create_proxy(on_bytes)
     try:
         return await ort_bridge.fetchModel(f"models/{file.file}", file.bytes, file.sha256, progress)

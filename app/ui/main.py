@@ -5,15 +5,15 @@ All heavy work is asked of the Pyodide worker named "cutout" (`app/worker.py`).
 Each photo gets a request number; a newer photo supersedes an older one, and a
 result that arrives for a superseded request is dropped. Controls and the busy
 state are restored in `finally`, so an error never leaves the page stuck.
-Imports: `pyscript`, `app.ui.text`.
+Imports: `pyscript`, `app.ui.text`, `app.ui.prefetch`.
 """
 import asyncio
 import json
 
-from pyscript import document, window, workers
+from pyscript import document, js_import, window, workers
 from pyscript.ffi import create_proxy, to_js
 
-from app.ui import text
+from app.ui import prefetch, text
 
 WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
@@ -54,6 +54,8 @@ class Page:
         self.download_url = None
         self.shown = None          # details and timings of the finished result on screen
         self.channel = None        # the worker's progress arrives here (BroadcastChannel)
+        self.boot_stage = text.STAGE_LABELS["boot"]    # what starting the worker is at
+        self.early_bytes = None    # (received, total) of the model downloading while it starts
         self._proxies = []
 
     # -- wiring --------------------------------------------------------------
@@ -79,7 +81,8 @@ class Page:
         self.listen(self.cancel_button, "click", self.on_cancel)
         self.listen(element("backdrop"), "change", self.on_backdrop)
         self.restore_model_choice()
-        self.say(text.STAGE_LABELS["boot"] + "…")
+        self.say_boot()
+        asyncio.create_task(self.download_early())
         self.drop_zone.classList.remove("booting")
         if self.file_input.files and self.file_input.files.length:
             self.on_pick(None)          # chosen before these handlers existed: never lost
@@ -107,8 +110,18 @@ class Page:
             self.take_files(files)
 
     def on_boot_progress(self, event):
-        if self.worker is None and event.detail:
-            self.say(text.boot_label(str(event.detail)) + "…")
+        if event.detail:
+            self.boot_stage = text.boot_label(str(event.detail))
+            self.say_boot()
+
+    def say_boot(self):
+        """While the worker starts: its stage, and the model's early download if any."""
+        if self.worker is None:
+            self.say(text.boot_line(self.boot_stage, self.early_bytes))
+
+    def on_early_bytes(self, received, total):
+        self.early_bytes = (int(received), int(total))
+        self.say_boot()
 
     def on_worker_progress(self, event):
         """The worker's progress, pushed as it happens: shown only while the page waits
@@ -214,6 +227,33 @@ class Page:
     def model(self):
         """The chosen model, or '' for the worker's default until it has told us which."""
         return self.model_select.value
+
+    async def download_early(self):
+        """Start downloading the model while Python starts in the worker, when it is sure
+        which file the worker will want (app/ui/prefetch.py): the worker then takes it from
+        the cache or waits for this download (static/model-store.js). Any failure here is
+        left for the worker to meet and explain."""
+        try:
+            if not window.caches:
+                return                  # no Cache Storage here: the worker could not reuse it
+            base = window.location.href
+            modules = await js_import(window.URL.new("static/webgpu-support.js", base).href,
+                                      window.URL.new("static/model-store.js", base).href)
+            store = modules[1]
+            support = await modules[0].webgpuSupport()
+            with open("models/manifest.json") as f:
+                manifest = json.load(f)
+            with open("models/defaults.json") as f:
+                defaults = json.load(f)
+            entry = prefetch.early_download(manifest, defaults, self.model(),
+                                            self.backend_select.value or "auto", bool(support.available))
+            if entry is None:
+                return
+            progress = create_proxy(self.on_early_bytes)
+            self._proxies.append(progress)
+            await store.prefetchModel("models/" + entry["file"], entry["bytes"], entry["sha256"], progress)
+        except Exception as exc:
+            window.console.warn("early model download: {}".format(exc))
 
     async def boot(self):
         """Wait for the worker, have it push its progress here, then fetch the model at once."""
@@ -367,12 +407,12 @@ class Page:
         if stage == "fetch:model" and total:
             self.meter.max = total
             self.meter.value = status.get("received") or 0
-        elif stage in ("open:model", "check:webgpu"):
+        elif stage in ("find:model", "open:model", "check:webgpu"):
             self.meter.removeAttribute("value")          # indeterminate
         elif stage in text.PHOTO_STAGES:
             self.meter.max = len(text.PHOTO_STAGES)
             self.meter.value = text.PHOTO_STAGES.index(stage)
-        self.meter.hidden = not (stage in ("fetch:model", "open:model", "check:webgpu")
+        self.meter.hidden = not (stage in ("find:model", "fetch:model", "open:model", "check:webgpu")
                                  or stage in text.PHOTO_STAGES)
 
     def start_busy(self, name):

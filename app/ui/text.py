@@ -7,6 +7,7 @@ Imports: nothing.
 STAGE_LABELS = {
     "boot": "Starting the engine",
     "check:webgpu": "Checking that the graphics card (WebGPU) computes correctly",
+    "find:model": "Looking for the model on this device",
     "fetch:model": "Downloading the model",
     "open:model": "Checking and opening the model",
     "decode": "Reading the photo",
@@ -33,6 +34,18 @@ BOOT_LABELS = {
 def boot_label(message):
     """A PyScript progress message as the page shows it (unknown ones: a general line)."""
     return BOOT_LABELS.get(message, STAGE_LABELS["boot"])
+
+
+def boot_line(stage, early_bytes=None):
+    """`Starting Python in the background…`, and while the model downloads at the same
+    time, `… · model 12.3 MB of 44.5 MB` (then `… · model on this device`)."""
+    line = stage + "…"
+    if early_bytes:
+        received, total = early_bytes
+        if received >= total:
+            return line + " · model on this device"
+        return line + " · model {} of {}".format(format_bytes(received), format_bytes(total))
+    return line
 
 
 # The stages of one photo, in order (the page's progress bar counts them).

@@ -419,7 +419,7 @@ def test_progress_is_pushed_at_every_step():
     total = SPECS[DEFAULT].bytes
     steps = [(p["phase"], p["stage"], p["received"], p["request"]) for p in pushed]
     assert steps == [
-        ("download", "fetch:model", 0, 0),
+        ("download", "find:model", 0, 0),
         ("download", "check:fake", 0, 0),
         ("download", "fetch:model", total // 2, 0),
         ("download", "open:model", total, 0),

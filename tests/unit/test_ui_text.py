@@ -120,5 +120,13 @@ def test_failure_lines(kind, error, name, expected):
     assert text.failure(kind, error, name) == expected
 
 
+def test_boot_line_adds_the_early_download_to_the_stage():
+    assert text.boot_line("Starting Python in the background") == "Starting Python in the background…"
+    assert text.boot_line("Unpacking the app", (12_300_000, 44_500_000)) == (
+        "Unpacking the app… · model 12.3 MB of 44.5 MB")
+    assert text.boot_line("Unpacking the app", (44_500_000, 44_500_000)) == (
+        "Unpacking the app… · model on this device")
+
+
 def test_default_model_option_names_the_model():
     assert text.default_model_option("ISNet, 8-bit (45 MB)") == "Default for this device: ISNet, 8-bit (45 MB)"

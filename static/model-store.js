@@ -1,0 +1,148 @@
+// The model files: downloaded once, kept in Cache Storage by content hash, checked on
+// every read.
+//
+// Both the page (which starts the download while Python boots, app/ui/main.py) and the
+// worker's ONNX Runtime bridge (static/ort-bridge.js) ask for a model through
+// loadModel(). A Web Lock per file makes the second one wait for the first one's
+// download instead of starting its own, and a BroadcastChannel per file carries the
+// download's progress to whoever waits. A repeat visit reads the file from the cache.
+// Without Cache Storage (a page that is not a secure context) or with a full quota it
+// downloads as before: the cache only ever saves time.
+
+const CACHE_NAME = "cutout-models";
+const siteRoot = new URL("../", import.meta.url);
+
+function toHex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function check(bytes, url, expectedSha256) {
+  const actual = toHex(await crypto.subtle.digest("SHA-256", bytes));
+  if (actual !== expectedSha256) {
+    throw new Error(`${url} is damaged: SHA-256 ${actual}, expected ${expectedSha256}`);
+  }
+  return bytes;
+}
+
+async function openCache() {
+  try {
+    return globalThis.caches ? await caches.open(CACHE_NAME) : null;
+  } catch {
+    return null; // storage disabled or unavailable: download every time
+  }
+}
+
+// The cached copy of `key` if it is whole and right, else null (a bad copy is removed).
+async function readCached(cache, key, url, expectedBytes, expectedSha256) {
+  const response = cache && (await cache.match(key));
+  if (!response) return null;
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  try {
+    if (bytes.length !== expectedBytes) throw new Error("wrong size");
+    return await check(bytes, url, expectedSha256);
+  } catch {
+    await cache.delete(key);
+    return null;
+  }
+}
+
+// Keep `bytes` under `key`, and drop other versions of the same file. Never fails.
+async function store(cache, key, path, bytes) {
+  if (!cache) return;
+  try {
+    await cache.put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+    for (const request of await cache.keys()) {
+      if (new URL(request.url).pathname === new URL(key).pathname && request.url !== key) {
+        await cache.delete(request);
+      }
+    }
+  } catch (error) {
+    console.warn(`model-store: could not keep ${path} for the next visit: ${error.message || error}`);
+  }
+}
+
+async function download(url, expectedBytes, expectedSha256, onProgress) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(`could not download ${url}: HTTP ${response.status}`);
+  }
+  const buffer = new Uint8Array(expectedBytes);
+  const reader = response.body.getReader();
+  let received = 0;
+  let reported = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (received + value.length > expectedBytes) {
+      await reader.cancel();
+      throw new Error(`${url} is larger than the expected ${expectedBytes} bytes`);
+    }
+    buffer.set(value, received);
+    received += value.length;
+    const now = performance.now();
+    if (now - reported > 100) {
+      reported = now;
+      onProgress(received, expectedBytes);
+    }
+  }
+  onProgress(received, expectedBytes);
+  if (received !== expectedBytes) {
+    throw new Error(`${url} ended after ${received} of ${expectedBytes} bytes`);
+  }
+  return check(buffer, url, expectedSha256);
+}
+
+// Under the file's lock (if this browser has Web Locks), calling onWaiting() first if
+// another page or worker holds it.
+async function exclusively(name, onWaiting, task) {
+  if (!globalThis.navigator?.locks) return task();
+  const free = await navigator.locks.request(name, { ifAvailable: true }, async (lock) => (lock ? { value: await task() } : null));
+  if (free) return free.value;
+  onWaiting();
+  return navigator.locks.request(name, task);
+}
+
+// `path` (relative to the site root; exactly `expectedBytes` long, SHA-256 `expectedSha256`)
+// as a Uint8Array: from Cache Storage, or downloaded (by this caller or one already at it),
+// calling onProgress(received, total) at most every 100 ms and at the end.
+export async function loadModel(path, expectedBytes, expectedSha256, onProgress) {
+  const url = new URL(path, siteRoot).href;
+  const key = `${url}?sha256=${expectedSha256}`;
+  const channelName = `cutout-model-${expectedSha256}`;
+  const relay = globalThis.BroadcastChannel ? new BroadcastChannel(channelName) : null;
+  try {
+    return await exclusively(
+      channelName,
+      () => {
+        if (relay) relay.onmessage = (event) => onProgress(event.data.received, event.data.total);
+      },
+      async () => {
+        if (relay) relay.onmessage = null;
+        const cache = await openCache();
+        const cached = await readCached(cache, key, url, expectedBytes, expectedSha256);
+        if (cached) {
+          onProgress(expectedBytes, expectedBytes);
+          return cached;
+        }
+        const bytes = await download(url, expectedBytes, expectedSha256, (received, total) => {
+          onProgress(received, total);
+          relay?.postMessage({ received, total });
+        });
+        await store(cache, key, path, bytes);
+        return bytes;
+      },
+    );
+  } finally {
+    relay?.close();
+  }
+}
+
+// The page's early download (app/ui/main.py): loadModel without handing the bytes back,
+// so the page keeps no copy; errors are the worker's to report when it asks.
+export async function prefetchModel(path, expectedBytes, expectedSha256, onProgress) {
+  const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
+  if (estimate && estimate.quota - estimate.usage < expectedBytes * 1.1) {
+    return; // it could not be kept for the worker, which would download it again
+  }
+  await loadModel(path, expectedBytes, expectedSha256, onProgress);
+}

@@ -1,0 +1,71 @@
+"""The model is downloaded once (the page starts it while Python boots, the worker takes
+it over) and kept on the device for the next visit (static/model-store.js); a full
+storage quota costs the cache, never the model. Each test opens its own fresh profile.
+"""
+from __future__ import annotations
+
+import pytest
+
+from app.core.spec import DEFAULT_MODELS, get_spec
+from tests import photos
+from tests.browser.reference import assert_same_cutout, native_cutout
+
+pytestmark = pytest.mark.browser
+
+MODEL_PATH = f"/models/{get_spec(DEFAULT_MODELS['wasm']).file}"
+
+
+def model_downloads(app) -> int:
+    return sum(1 for url in app.urls() if url.split("?")[0] == app.origin + MODEL_PATH)
+
+
+def test_the_model_is_downloaded_once_and_kept_for_the_next_visit(open_app, tmp_path):
+    """A first visit: the page and the worker both want the model, one download happens
+    (shown while Python starts), and a photo is cut out. A reload: no download at all,
+    the model is read from this device, and the next photo is cut out as the command line
+    does it."""
+    app = open_app()
+    app.wait_ready()
+    assert model_downloads(app) == 1, app.urls()
+    assert any(" · model " in line for line in app.status_log()), app.status_log()
+    app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "first.png")
+    app.page.reload()
+    app.wait_ready()
+    assert model_downloads(app) == 1, "the reload downloaded the model again"
+    path = photos.save(tmp_path / "cat.png", "cat")
+    cutout = app.cutout(path, tmp_path / "download.png")
+    assert_same_cutout(cutout, native_cutout(path, tmp_path))
+
+
+FULL_STORAGE = """
+Cache.prototype.put = async () => { throw new DOMException("the quota is full", "QuotaExceededError"); };
+navigator.storage.estimate = async () => ({ quota: 1000000, usage: 990000 });
+"""
+
+
+def test_a_full_storage_quota_costs_the_cache_not_the_model(browser, server_url):
+    """static/model-store.js in a page whose storage is full (every Cache.put refused, as
+    Chromium does when the quota is reached): the model still arrives whole each time it
+    is asked for (downloaded again, as nothing could be kept), and the early download is
+    skipped (the worker could not take it over). Chromium gives no way to shrink a quota
+    for a test context, and the refusal cannot be injected into the page's worker, so the
+    store is driven here directly, as the page and the worker call it."""
+    spec = get_spec(DEFAULT_MODELS["wasm"])
+    context = browser.new_context()
+    try:
+        context.add_init_script(FULL_STORAGE)
+        page = context.new_page()
+        requests = []
+        context.on("request", lambda request: requests.append(request.url))
+        page.goto(server_url + "licenses.txt")
+        sizes = page.evaluate("""async ([path, bytes, sha256]) => {
+            const store = await import("./static/model-store.js");
+            const first = await store.loadModel(path, bytes, sha256, () => {});
+            await store.prefetchModel(path, bytes, sha256, () => {});
+            const second = await store.loadModel(path, bytes, sha256, () => {});
+            return [first.length, second.length];
+        }""", [f"models/{spec.file}", spec.bytes, spec.sha256])
+        assert sizes == [spec.bytes, spec.bytes]
+        assert sum(url.endswith(MODEL_PATH) for url in requests) == 2, requests
+    finally:
+        context.close()
