@@ -20,6 +20,7 @@ MODEL_KEY = "cutout.model"
 BACKEND_KEY = "cutout.backend"                # the Settings choice: auto, webgpu or wasm
 WEBGPU_FAILED_KEY = "cutout.webgpu-failed"    # why WebGPU failed on this device, if it did
 OPTIONS_KEY = "cutout.options"
+INFERENCE_KEY = "cutout.inference-seconds"    # the last inference's time, by model and back-end
 # The page's controls for app.core.options.Options, by field name.
 SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "keep_main_subject")
 SLIDERS = ("shift_edge", "feather")
@@ -56,6 +57,7 @@ class Page:
         self.channel = None        # the worker's progress arrives here (BroadcastChannel)
         self.boot_stage = text.STAGE_LABELS["boot"]    # what starting the worker is at
         self.early_bytes = None    # (received, total) of the model downloading while it starts
+        self.engine_key = ""       # "model/backend" of the session the worker has open
         self._proxies = []
 
     # -- wiring --------------------------------------------------------------
@@ -131,7 +133,7 @@ class Page:
         status = json.loads(str(event.data))
         if status.get("phase") == "work" and status.get("request") != self.request:
             return
-        line = text.describe_progress(status)
+        line = text.describe_progress(status, self.inference_times().get(self.engine_key))
         if line:
             self.say(line)
         self.show_meter(status)
@@ -360,6 +362,8 @@ class Page:
         self.cancel_button.hidden = True
         self.forget_shown()
         timings = _timings(result.timings)
+        if "inference" in timings:
+            self.remember_inference(timings["inference"])
         self.show_details(name, result, timings)
         self.say("Preparing the PNG…")
         encoded = await self.worker.encode_png(request)      # the worker now shows this one
@@ -379,6 +383,18 @@ class Page:
         if request == self.request:
             self.say(" ".join(part for part in ("Done.", note) if part))
 
+    def inference_times(self):
+        """{"model/backend": seconds} of the last inference on this device."""
+        try:
+            return json.loads(window.localStorage.getItem(INFERENCE_KEY) or "{}")
+        except Exception:
+            return {}
+
+    def remember_inference(self, seconds):
+        times = self.inference_times()
+        times[self.engine_key] = round(seconds, 1)
+        window.localStorage.setItem(INFERENCE_KEY, json.dumps(times))
+
     # -- view ----------------------------------------------------------------
     def say(self, message, error=False):
         self.status.textContent = message
@@ -390,6 +406,7 @@ class Page:
         no model chosen, the menu's default entry names the model the worker chose."""
         if not self.model_select.value:
             self.model_select.options.item(0).textContent = text.default_model_option(info.label)
+        self.engine_key = "{}/{}".format(info.model, info.backend)
         self.engine.textContent = text.describe_backend(
             {"label": info.label, "threads": info.threads, "isolated": info.isolated,
              "backend": info.backend, "f16": info.f16, "note": info.note}

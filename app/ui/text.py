@@ -83,9 +83,13 @@ def stage_label(stage):
     return STAGE_LABELS.get(stage, stage)
 
 
-def describe_progress(status):
-    """One line for the live region from a worker status dict, or '' when idle."""
+def describe_progress(status, expected_inference=None):
+    """One line for the live region from a worker status dict, or '' when idle; while the
+    model runs, with how long it took on this device last time (seconds), if known."""
     stage = status.get("stage") or ""
+    if stage == "inference" and expected_inference:
+        return "{}… (about {} s on this device last time)".format(
+            stage_label(stage), max(1, int(expected_inference + 0.5)))
     if stage == "fetch:model":
         received, total = status.get("received", 0), status.get("total", 0)
         if total:

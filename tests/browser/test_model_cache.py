@@ -4,6 +4,8 @@ storage quota costs the cache, never the model. Each test opens its own fresh pr
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.core.spec import DEFAULT_MODELS, get_spec
@@ -22,19 +24,24 @@ def model_downloads(app) -> int:
 def test_the_model_is_downloaded_once_and_kept_for_the_next_visit(open_app, tmp_path):
     """A first visit: the page and the worker both want the model, one download happens
     (shown while Python starts), and a photo is cut out. A reload: no download at all,
-    the model is read from this device, and the next photo is cut out as the command line
-    does it."""
+    the model is read from this device, and while the next photo is worked on the page
+    says how long finding the subject took here last time."""
     app = open_app()
     app.wait_ready()
     assert model_downloads(app) == 1, app.urls()
     assert any(" · model " in line for line in app.status_log()), app.status_log()
     app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "first.png")
+    last = app.timings()["inference"]
     app.page.reload()
     app.wait_ready()
     assert model_downloads(app) == 1, "the reload downloaded the model again"
     path = photos.save(tmp_path / "cat.png", "cat")
     cutout = app.cutout(path, tmp_path / "download.png")
     assert_same_cutout(cutout, native_cutout(path, tmp_path))
+    said = [re.fullmatch(r"Finding the subject… \(about (\d+) s on this device last time\)", line)
+            for line in app.status_log()]
+    seconds = [int(m.group(1)) for m in said if m]
+    assert seconds and abs(seconds[0] - last) <= 1, (last, app.status_log())
 
 
 FULL_STORAGE = """

@@ -41,6 +41,11 @@ def test_download_progress_names_bytes_and_percent():
 def test_stage_progress_uses_the_stage_label():
     """Each pipeline stage has words for people; idle says nothing; unknown stages pass through."""
     assert text.describe_progress({"stage": "inference"}) == "Finding the subject…"
+    assert text.describe_progress({"stage": "inference"}, 6.6) == (
+        "Finding the subject… (about 7 s on this device last time)")
+    assert text.describe_progress({"stage": "inference"}, 0.2) == (
+        "Finding the subject… (about 1 s on this device last time)")
+    assert text.describe_progress({"stage": "postprocess"}, 6.6) == "Refining the edges at full resolution…"
     assert text.describe_progress({"stage": "postprocess"}) == "Refining the edges at full resolution…"
     assert text.describe_progress({"stage": ""}) == ""
     assert text.describe_progress({"stage": "warp"}) == "warp…"
