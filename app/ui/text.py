@@ -122,8 +122,8 @@ def failure(kind, error, name=""):
 
 
 def default_model_option(label):
-    """The Model menu's entry for "no choice": `Default for this device: ISNet, 8-bit (45 MB)`."""
-    return "Default for this device: " + label
+    """The Model menu's entry for "no choice" once the worker has chosen: `Default: ISNet, 8-bit (45 MB)`."""
+    return "Default: " + label
 
 
 def describe_backend(info):

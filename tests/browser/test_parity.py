@@ -45,7 +45,7 @@ def test_the_page_matches_the_command_line(open_app, tmp_path, model, query, nam
     assert app.engine.startswith(get_spec(model).label), app.engine
     if not query:   # nothing chosen: the menu says "default" and names the model that runs
         assert app.page.get_by_label("Model").input_value() == ""
-        assert app.page.locator("#model option:checked").text_content() == f"Default for this device: {get_spec(model).label}"
+        assert app.page.locator("#model option:checked").text_content() == f"Default: {get_spec(model).label}"
     for name in names:
         path = photos.save(tmp_path / f"{name}.png", name)
         page_png = app.cutout(path, tmp_path / f"page-{name}.png")

@@ -134,4 +134,4 @@ def test_boot_line_adds_the_early_download_to_the_stage():
 
 
 def test_default_model_option_names_the_model():
-    assert text.default_model_option("ISNet, 8-bit (45 MB)") == "Default for this device: ISNet, 8-bit (45 MB)"
+    assert text.default_model_option("ISNet, 8-bit (45 MB)") == "Default: ISNet, 8-bit (45 MB)"
