@@ -25,16 +25,25 @@ async function runtime(backend) {
   }
   return runtimes[backend];
 }
-// WebAssembly is needed in every case (it is also the fallback): fetch its build now,
-// while Python starts, as the static import did.
-runtime("wasm").catch(() => {});
-
 let queue = Promise.resolve();
 function serialized(task) {
   const result = queue.then(task);
   queue = result.catch(() => {});
   return result;
 }
+
+// WebAssembly is needed in every case (it is also the fallback): load its build now, and
+// open a one-node network (y = Identity(x), 70 bytes) at once, which downloads and compiles
+// ONNX Runtime's WebAssembly and starts its threads while Python is still importing the
+// app (measured: the first session paid about 1.7 s for this). Failures are left for the
+// real session to meet and report.
+const WARM_UP_MODEL = "CAgSADo6ChAKAXgSAXkiCElkZW50aXR5EgR3YXJtWg8KAXgSCgoICAESBAoCCAFiDwoBeRIKCggIARIECgIIAUIECgAQDQ==";
+serialized(async () => {
+  const ort = await runtime("wasm");
+  const bytes = Uint8Array.from(atob(WARM_UP_MODEL), (c) => c.charCodeAt(0));
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  await session.release();
+}).catch(() => {});
 
 // The site's root: models live in <root>/models/.
 const siteRoot = new URL("../", import.meta.url);
