@@ -12,6 +12,11 @@
 const CACHE_NAME = "cutout-models";
 const siteRoot = new URL("../", import.meta.url);
 
+// The cache entry of one version of a file: its URL with the content hash as the query.
+function cacheKey(url, sha256) {
+  return `${url}?sha256=${sha256}`;
+}
+
 function toHex(buffer) {
   return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -107,7 +112,7 @@ async function exclusively(name, onWaiting, task) {
 // calling onProgress(received, total) at most every 100 ms and at the end.
 export async function loadModel(path, expectedBytes, expectedSha256, onProgress) {
   const url = new URL(path, siteRoot).href;
-  const key = `${url}?sha256=${expectedSha256}`;
+  const key = cacheKey(url, expectedSha256);
   const channelName = `cutout-model-${expectedSha256}`;
   const relay = globalThis.BroadcastChannel ? new BroadcastChannel(channelName) : null;
   try {
@@ -139,7 +144,14 @@ export async function loadModel(path, expectedBytes, expectedSha256, onProgress)
 
 // The page's early download (app/ui/main.py): loadModel without handing the bytes back,
 // so the page keeps no copy; errors are the worker's to report when it asks.
+// A file already in the cache is only looked up, not read (the worker reads and checks it).
 export async function prefetchModel(path, expectedBytes, expectedSha256, onProgress) {
+  const url = new URL(path, siteRoot).href;
+  const cache = await openCache();
+  if (cache && (await cache.match(cacheKey(url, expectedSha256)))) {
+    onProgress(expectedBytes, expectedBytes);
+    return;
+  }
   const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
   if (estimate && estimate.quota - estimate.usage < expectedBytes * 1.1) {
     return; // it could not be kept for the worker, which would download it again
