@@ -27,7 +27,9 @@ sha256, checked against models/manifest.json) on any machine. The build's step:
 2. `onnxruntime.quantization.quant_pre_process`: shape inference and ORT's basic graph
    optimisations, as the quantizer recommends;
 3. every committed range clipped to +-RANGE_LIMIT (why: at RANGE_LIMIT), then
-   `quantize_static` in QDQ format with the choices below, keeping EXCLUDED_BLOCKS in float.
+   `quantize_static` in QDQ format with the choices below, keeping EXCLUDED_BLOCKS in float;
+4. `fuse_for_runtime`: ONNX Runtime's QDQ fusions (QLinearConv etc.) done once and saved,
+   so no browser session redoes them.
 
 Imports: onnx, onnxruntime (where used), numpy, Pillow, the standard library,
 `builder.prepare_model`, and `app.core.preprocess` / `app.core.spec` (NumPy/Pillow only) for
@@ -301,14 +303,34 @@ def quantize(float_path: Path, out: Path, ranges: dict[str, tuple[float, float]]
     return out
 
 
+def fuse_for_runtime(model: Path, out: Path) -> Path:
+    """ONNX Runtime's own graph optimisations up to 'extended', saved: every Quantize/
+    Dequantize pair around a Conv, Concat or Add fused into QLinearConv, QLinearConcat,
+    QLinearAdd, which every ONNX Runtime session otherwise redoes when it opens the model.
+    Measured in WebAssembly (bench/int8.py wasm, one loaded run): the session opens in 0.76 s
+    instead of 1.6 s, runs as fast, and its mask equals the native one as before (IoU 0.9996).
+    Rewrites nodes only (no arithmetic that depends on the CPU), so the file is the same on
+    any machine."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(out)
+    options.intra_op_num_threads = 1
+    ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    return out
+
+
 def build(source: Path, out: Path, ranges_file: Path = RANGES_FILE) -> Path:
-    """The build's step: prepare, fp32, ORT pre-processing, quantize from the committed ranges."""
+    """The build's step: prepare, fp32, ORT pre-processing, quantize from the committed
+    ranges, ORT's fusions saved."""
     started = time.perf_counter()
     ranges = read_ranges(ranges_file)
     with tempfile.TemporaryDirectory(prefix="quantize.") as folder:
         pre = preprocessed(float_model(source), Path(folder))
         out.parent.mkdir(parents=True, exist_ok=True)
-        quantize(pre, out, ranges)
+        quantized = quantize(pre, Path(folder) / "qdq.onnx", ranges)
+        fuse_for_runtime(quantized, out)
     print(f"quantize_model: {out.name}, {out.stat().st_size / 1e6:.1f} MB "
           f"({time.perf_counter() - started:.0f} s)", flush=True)
     return out

@@ -159,7 +159,7 @@ def test_the_int8_model_agrees_with_the_16_bit_one_on_held_out_photos():
 
 
 @pytest.mark.model
-def test_the_int8_graph_is_quantized_except_its_first_conv_and_head():
+def test_the_int8_graph_is_quantized_and_fused_except_its_first_conv_and_head():
     import onnx
     from onnx import helper
 
@@ -174,10 +174,12 @@ def test_the_int8_graph_is_quantized_except_its_first_conv_and_head():
     pools = [n for n in graph.node if n.op_type == "MaxPool"]
     assert len(pools) == 33
     assert all(helper.get_attribute_value(a) == 0 for n in pools for a in n.attribute if a.name == "ceil_mode")
-    producer = {out: n for n in graph.node for out in n.output}
-    convs = [n for n in graph.node if n.op_type == "Conv"]
-    quantized = [n for n in convs if producer.get(n.input[1]) is not None
-                 and producer[n.input[1]].op_type == "DequantizeLinear"]
-    floats = sorted(n.name for n in convs if n not in quantized)
-    assert floats == ["/conv_in/Conv", "/side1/Conv"], floats
-    assert len(quantized) == len(convs) - 2 > 100
+    # ONNX Runtime's fusions are saved (fuse_for_runtime): integer convolutions are QLinearConv
+    # with int8 weights; the two float ones read float weights.
+    initializers = {i.name: i for i in graph.initializer}
+    quantized = [n for n in graph.node if n.op_type == "QLinearConv"]
+    assert len(quantized) > 100
+    assert all(initializers[n.input[3]].data_type == onnx.TensorProto.INT8 for n in quantized)
+    floats = [n for n in graph.node if n.op_type == "Conv"]
+    assert sorted(n.name for n in floats) == ["/conv_in/Conv", "/side1/Conv"], [n.name for n in floats]
+    assert all(initializers[n.input[1]].data_type == onnx.TensorProto.FLOAT for n in floats)
