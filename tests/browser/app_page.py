@@ -39,10 +39,12 @@ window.BroadcastChannel = class extends BroadcastChannel {
     this.addEventListener("message", (event) => window.__progress.push(JSON.parse(event.data)));
   }
 };
-// How long each click or key press waited for the page's thread (input delay).
+// How long each click or key press waited for the page's thread (input delay), and where it
+// landed (the id of the nearest element that has one).
 for (const type of ["click", "keydown"]) {
   addEventListener(type, (event) => window.__inputs.push(
-    {type, at: event.timeStamp, delay: performance.now() - event.timeStamp}), true);
+    {type, at: event.timeStamp, delay: performance.now() - event.timeStamp,
+     where: (event.target.closest && event.target.closest("[id]") || {}).id || ""}), true);
 }
 document.addEventListener("DOMContentLoaded", () => {
   for (const [id, log] of [["status", window.__statusLog], ["details", window.__detailsLog]]) {
