@@ -274,14 +274,15 @@ def quantize(float_path: Path, out: Path, ranges: dict[str, tuple[float, float]]
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData, save_tensors_data
 
-    graph = onnx.load(str(float_path), load_external_data=False).graph
+    model = onnx.load(str(float_path), load_external_data=False)     # read once: 176 MB of fp32
+    graph = model.graph
     tensors = {n for node in graph.node for n in node.output} | {i.name for i in graph.input}
     unknown = sorted(set(ranges) - tensors)
     if unknown:
         raise ValueError(f"{len(unknown)} calibrated tensors are not in the model (e.g. {unknown[0]}): "
                          "the graph changed; run python -m builder.quantize_model calibrate")
     if exclude is None:
-        exclude = NODES_TO_EXCLUDE if NODES_TO_EXCLUDE is not None else excluded_nodes(onnx.load(str(float_path), load_external_data=False))
+        exclude = NODES_TO_EXCLUDE if NODES_TO_EXCLUDE is not None else excluded_nodes(model)
     data = {name: TensorData(lowest=np.float32(low), highest=np.float32(high))
             for name, (low, high) in limit_ranges(ranges, range_limit).items()}
     with tempfile.TemporaryDirectory(prefix="quantize.") as folder:

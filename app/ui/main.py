@@ -58,6 +58,7 @@ class Page:
         self.boot_stage = text.STAGE_LABELS["boot"]    # what starting the worker is at
         self.early_bytes = None    # (received, total) of the model downloading while it starts
         self.engine_key = ""       # "model/backend" of the session the worker has open
+        self.inference_seconds = self.stored_inference_seconds()   # by engine_key, this device
         self._proxies = []
 
     # -- wiring --------------------------------------------------------------
@@ -133,7 +134,7 @@ class Page:
         status = json.loads(str(event.data))
         if status.get("phase") == "work" and status.get("request") != self.request:
             return
-        line = text.describe_progress(status, self.inference_times().get(self.engine_key))
+        line = text.describe_progress(status, self.inference_seconds.get(self.engine_key))
         if line:
             self.say(line)
         self.show_meter(status)
@@ -383,17 +384,17 @@ class Page:
         if request == self.request:
             self.say(" ".join(part for part in ("Done.", note) if part))
 
-    def inference_times(self):
-        """{"model/backend": seconds} of the last inference on this device."""
+    @staticmethod
+    def stored_inference_seconds():
+        """{"model/backend": seconds} of the last inference on this device (read once)."""
         try:
             return json.loads(window.localStorage.getItem(INFERENCE_KEY) or "{}")
         except Exception:
             return {}
 
     def remember_inference(self, seconds):
-        times = self.inference_times()
-        times[self.engine_key] = round(seconds, 1)
-        window.localStorage.setItem(INFERENCE_KEY, json.dumps(times))
+        self.inference_seconds[self.engine_key] = round(seconds, 1)
+        window.localStorage.setItem(INFERENCE_KEY, json.dumps(self.inference_seconds))
 
     # -- view ----------------------------------------------------------------
     def say(self, message, error=False):

@@ -165,9 +165,9 @@ def built(file: str):
 
 # Every file builder/prepare_model.py makes (the int8 model has its own tests:
 # test_quantize_model.py).
+MANIFEST = json.loads(MANIFEST_PATH.read_text())
 PREPARED_FILES = [(name, file) for name, spec in sorted(load_specs().items())
-                  if json.loads(MANIFEST_PATH.read_text())[name].get("made_by", "builder.prepare_model")
-                  == "builder.prepare_model"
+                  if MANIFEST[name].get("made_by", "builder.prepare_model") == "builder.prepare_model"
                   for file in [spec.file, *([spec.shader_f16.file] if spec.shader_f16 else [])]]
 
 
