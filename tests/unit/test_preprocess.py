@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from app.core import preprocess
-from app.core.errors import InputError
+from app.core.errors import InputError, TooLargeError
 from app.core.preprocess import decode, to_rgb, to_tensor
 from app.core.spec import ModelSpec
 from tests.helpers import (
@@ -395,3 +395,264 @@ def test_decode_leaves_pillows_own_size_limit_in_place():
     with pytest.raises(InputError):
         decode(png_header_only(20_000, 20_000))
     assert Image.MAX_IMAGE_PIXELS == before
+
+
+# --------------------------------------------------------------------------------------
+# decode: messy input (issue 9): bombs, downscaling with consent, animations, files that
+# are not what their name says, YCCK, the file's own alpha and colour profile, bad EXIF
+# --------------------------------------------------------------------------------------
+def gif_header_only(width: int, height: int) -> bytes:
+    """A GIF whose logical screen is `width`×`height`, with one 1×1 frame."""
+    return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+            + b",\0\0\0\0\1\0\1\0\0" + b"\x02\x02\x44\x01\0" + b";")
+
+
+@pytest.mark.parametrize("data, size", [
+    (png_header_only(100_000, 100_000), "100000×100000"),
+    (gif_header_only(65_535, 65_535), "65535×65535"),
+], ids=["png", "gif"])
+def test_decompression_bomb_gets_the_size_message_before_any_pixel(data, size, monkeypatch):
+    """A file of a few dozen bytes declaring 10 or 4.3 gigapixels: the size message, too large
+    even to downscale, and no pixel decoded (load is never called)."""
+    loads = []
+    monkeypatch.setattr(Image.Image, "load", lambda self: loads.append(self) or None)
+    with pytest.raises(TooLargeError) as caught:
+        decode(data, downscale=True)
+    assert str(caught.value).startswith(f"The photo is {size} (")
+    assert "too large even to downscale" in str(caught.value)
+    assert not caught.value.downscalable and loads == []
+
+
+def test_pixel_data_that_expands_a_thousandfold_within_the_limit_still_decodes():
+    """A flat 4000×4000 PNG (48 MB of pixels from about 50 kB) is a photo, not a bomb."""
+    data = encode(Image.new("RGB", (4000, 4000), (30, 60, 90)), "PNG")
+    assert len(data) < 100_000
+    decoded = decode(data)
+    assert decoded.size == (4000, 4000)
+    assert decoded.getextrema() == ((30, 30), (60, 60), (90, 90))
+
+
+def test_downscaled_size_keeps_the_shape_within_the_limit():
+    """The largest size of the same shape within the limit; a 1-pixel side stays 1."""
+    assert preprocess.downscaled_size(9000, 6000, 50_000_000) == (8660, 5773)
+    assert preprocess.downscaled_size(4000, 3000, 50_000_000) == (4000, 3000)
+    assert preprocess.downscaled_size(3_019_898_912, 24, 50_000_000) == (50_000_000, 1)
+
+
+def test_too_large_error_says_the_size_and_offers_to_downscale(monkeypatch):
+    """Over the limit: TooLargeError with the size, the limit, and that it can be downscaled."""
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 2_000)
+    with pytest.raises(TooLargeError) as caught:
+        decode(encode(Image.new("RGB", (60, 40), RED), "PNG"))
+    error = caught.value
+    assert (error.width, error.height, error.limit, error.downscalable) == (60, 40, 2_000, True)
+    assert isinstance(error, InputError)
+    assert str(error) == "The photo is 60×40 (0 MP); the largest we can process is 0 MP."
+
+
+def test_with_consent_a_photo_over_the_limit_is_downscaled_to_fit(monkeypatch):
+    """downscale=True: the photo comes back at the largest size of its shape within the
+    limit, upright, its colours kept, with a note saying so."""
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 300)
+    photo = preprocess.decode_photo(with_orientation("PNG", 6), downscale=True)   # 24×16 stored
+    assert photo.image.size == (14, 21)                  # upright: 21×14 stored
+    np.testing.assert_allclose(np.asarray(photo.image)[2, 2], CYAN, atol=2)          # top-left displayed
+    assert photo.notes == ("Downscaled from 24×16 to 21×14 to fit the 0 MP limit.",)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_when_downscaled(monkeypatch):
+    """A JPEG far over the limit is decoded at 1/2, 1/4 or 1/8 size (Image.draft), never at
+    full size, then resized to fit."""
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 1_200)
+    data = encode(grid_image([[RED, BLUE]], block=160), "JPEG", quality=95)
+    decoded_sizes = []
+    load = Image.Image.load
+
+    def spy(self):
+        decoded_sizes.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(Image.Image, "load", spy)
+    image = decode(data, downscale=True)
+    assert decoded_sizes[0] == (80, 40)                  # 320×160 decoded at 1/4
+    assert image.size == (48, 24)
+    np.testing.assert_allclose(np.asarray(image)[12, [6, 42]], [RED, BLUE], atol=12)
+
+
+def test_a_photo_too_large_to_downscale_is_refused_even_with_consent():
+    """A 400 MP PNG cannot be decoded within MAX_DECODE_PIXELS: refused, without the offer."""
+    with pytest.raises(TooLargeError) as caught:
+        decode(png_header_only(20_000, 20_000), downscale=True)
+    assert not caught.value.downscalable
+
+
+def _frames(fmt: str, **params) -> bytes:
+    frames = [Image.new("RGB", (8, 6), colour) for colour in (GREEN, RED, BLUE)]
+    return encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=100, **params)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
+def test_animated_image_gives_its_first_frame_and_says_so(fmt):
+    """An animated GIF, WebP or PNG: the first frame, and the note that says so."""
+    photo = preprocess.decode_photo(_frames(fmt))
+    assert photo.image.size == (8, 6)
+    np.testing.assert_allclose(np.asarray(photo.image)[3, 4], GREEN, atol=2)
+    assert photo.notes == ("Animated image: the first frame was used.",)
+
+
+def test_a_still_gif_has_no_note():
+    """A single-frame GIF decodes without a note."""
+    assert preprocess.decode_photo(encode(Image.new("P", (4, 4)), "GIF")).notes == ()
+
+
+def iso_media(major: bytes, *compatible: bytes) -> bytes:
+    """The start of an ISO base media file (HEIC, AVIF, MP4): its ftyp box, then junk."""
+    body = major + b"\0\0\0\0" + b"".join(compatible)
+    return struct.pack(">I", 8 + len(body)) + b"ftyp" + body + b"\0\0\0\x08mdat" + bytes(200)
+
+
+@pytest.mark.parametrize("data, start", [
+    (iso_media(b"heic", b"mif1", b"heic"), "This is a HEIC/HEIF photo (the iPhone's format)"),
+    (iso_media(b"mif1", b"heic"), "This is a HEIC/HEIF photo"),
+    (iso_media(b"avif", b"mif1", b"miaf"), "This is an AVIF image"),
+    (iso_media(b"mif1", b"avif"), "This is an AVIF image"),
+    (b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>', "This is an SVG drawing"),
+    (b"\xef\xbb\xbf  <svg viewBox='0 0 1 1'></svg>", "This is an SVG drawing"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "This is a PDF document, not an image."),
+    (b"PK\x03\x04\x14\0\0\0\x08\0" + bytes(40), "This is a ZIP archive, not an image."),
+    (iso_media(b"isom", b"mp41"), "This file is not an image we can read (JPEG, PNG or WebP)."),
+    (b"<?xml version='1.0'?><html/>", "This file is not an image we can read"),
+], ids=["heic", "heic-mif1", "avif", "avif-mif1", "svg", "svg-bom", "pdf", "zip", "mp4", "xml"])
+def test_a_file_that_is_not_a_photo_is_named_when_its_first_bytes_say_what_it_is(data, start):
+    """HEIC/HEIF, AVIF, SVG, PDF and ZIP (e.g. renamed to .jpg) get a message naming what
+    they are and what to do; anything else the general one."""
+    with pytest.raises(InputError) as caught:
+        decode(data)
+    assert str(caught.value).startswith(start), str(caught.value)
+    assert type(caught.value) is InputError
+
+
+def test_heic_message_says_how_to_get_a_jpeg():
+    with pytest.raises(InputError, match=r"can't be read here yet\. Export it as JPEG"):
+        decode(iso_media(b"heix", b"mif1"))
+
+
+def ycck_jpeg(cmyk: np.ndarray) -> bytes:
+    """A YCCK JPEG (Adobe APP14 transform 2) of `cmyk`, (H, W, 4) CMYK as Pillow reads it.
+
+    Pillow cannot write YCCK, so: the YCbCr of (C, M, Y) and 255 - K are written as a
+    4-channel JPEG (Pillow writes CMYK inverted, as Adobe does), and the Adobe marker's
+    transform byte is changed from 0 (CMYK) to 2 (YCCK).
+    """
+    c, m, y = (cmyk[..., i].astype(np.float64) for i in range(3))
+    stored = np.dstack([0.299 * c + 0.587 * m + 0.114 * y,
+                        -0.168736 * c - 0.331264 * m + 0.5 * y + 128,
+                        0.5 * c - 0.418688 * m - 0.081312 * y + 128,
+                        255 - cmyk[..., 3]])
+    pixels = (255 - np.clip(np.round(stored), 0, 255)).astype(np.uint8)
+    data = bytearray(encode(Image.fromarray(pixels, "CMYK"), "JPEG", quality=100))
+    adobe = data.find(b"Adobe\0")
+    assert adobe > 0 and data[adobe + 11] == 0
+    data[adobe + 11] = 2
+    return bytes(data)
+
+
+def test_decode_ycck_jpeg_gives_the_right_colours():
+    """A YCCK JPEG's red, green, blue, 50 % grey (K only) and a mixed colour come out as
+    Pillow converts the same CMYK values (red = C 0, M 100 %, Y 100 %)."""
+    colours = [(0, 255, 255, 0), (255, 0, 255, 0), (255, 255, 0, 0), (0, 0, 0, 128), (40, 90, 10, 20)]
+    cmyk = np.repeat(np.asarray(colours, np.uint8)[:, None, :], 16, axis=1).repeat(16, axis=0)
+    data = ycck_jpeg(cmyk)
+    assert Image.open(io.BytesIO(data)).info["adobe_transform"] == 2
+    decoded = decode(data)
+    got = np.asarray(decoded, np.int32)[8::16, 8]
+    np.testing.assert_allclose(got[:3], [RED, GREEN, BLUE], atol=3)
+    np.testing.assert_allclose(got, np.asarray(Image.fromarray(cmyk, "CMYK").convert("RGB"))[8::16, 8], atol=3)
+
+
+def test_the_files_own_alpha_is_kept_beside_the_rgb():
+    """An RGBA PNG with transparent pixels: RGB as stored, and its alpha in Photo.alpha."""
+    pixels = np.array([[[255, 0, 0, 0], [0, 0, 255, 128], [9, 8, 7, 255]]], dtype=np.uint8)
+    photo = preprocess.decode_photo(encode(Image.fromarray(pixels, "RGBA"), "PNG"))
+    np.testing.assert_array_equal(np.asarray(photo.image), pixels[..., :3])
+    np.testing.assert_array_equal(photo.alpha, [[0, 128, 255]])
+
+
+@pytest.mark.parametrize("transparency", [1, b"\xff\x00\x80"], ids=["index", "alpha-bytes"])
+def test_palette_transparency_becomes_the_alpha(transparency):
+    image = Image.new("P", (3, 1))
+    image.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * (256 * 3 - 9))
+    image.putdata([0, 1, 2])
+    photo = preprocess.decode_photo(encode(image, "PNG", transparency=transparency))
+    expected = [[255, 0, 255]] if transparency == 1 else [[255, 0, 128]]
+    np.testing.assert_array_equal(photo.alpha, expected)
+
+
+def test_an_opaque_alpha_channel_is_no_alpha():
+    """An RGBA PNG whose every pixel is opaque has nothing to keep: alpha is None."""
+    assert preprocess.decode_photo(encode(Image.new("RGBA", (4, 4), RED + (255,)), "PNG")).alpha is None
+
+
+def test_the_alpha_turns_with_the_photo():
+    """EXIF orientation 6 (rotate 90° clockwise) turns the alpha as it turns the pixels."""
+    alpha = np.zeros((2, 3), np.uint8)
+    alpha[0, 0] = 200                                  # stored top-left
+    image = Image.new("RGB", (3, 2), RED)
+    image.putalpha(Image.fromarray(alpha, "L"))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = preprocess.decode_photo(encode(image, "PNG", exif=exif))
+    assert photo.image.size == (2, 3)
+    np.testing.assert_array_equal(photo.alpha, [[0, 200], [0, 0], [0, 0]])   # now top-right
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def test_an_rgb_colour_profile_is_kept_for_the_png():
+    """A JPEG with an embedded RGB profile: the pixels as stored, the profile's bytes kept."""
+    profile = srgb_profile()
+    photo = preprocess.decode_photo(encode(Image.new("RGB", (8, 8), RED), "JPEG", icc_profile=profile))
+    assert photo.icc_profile == profile
+
+
+def test_a_cmyk_profile_is_not_kept():
+    """A CMYK JPEG's profile describes ink, not the RGB pixels decode returns: dropped."""
+    profile = bytearray(srgb_profile())
+    profile[16:20] = b"CMYK"
+    data = encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG", icc_profile=bytes(profile))
+    assert preprocess.decode_photo(data).icc_profile is None
+
+
+def test_damaged_exif_costs_the_orientation_not_the_photo():
+    """A WebP whose EXIF block is not valid TIFF (which made ImageOps.exif_transpose raise
+    SyntaxError, found by tests/unit/test_decode_fuzz.py): decoded as stored, with a note."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = bytearray(encode(grid_image(STORED, BLOCK), "WEBP", lossless=True, exif=exif))
+    at = data.find(b"MM\0*")
+    data[at] = 0
+    photo = preprocess.decode_photo(bytes(data))
+    assert_image_equal(photo.image, grid_image(STORED, BLOCK))
+    assert photo.notes == ("The photo's EXIF data is damaged, so its orientation is unknown: it is shown as stored.",)
+
+
+def test_decoded_image_carries_no_metadata():
+    """EXIF (with GPS), XMP and the profile are not left on the decoded image."""
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 12.5)}
+    image = decode(encode(Image.new("RGB", (8, 8), RED), "JPEG", exif=exif, icc_profile=srgb_profile()))
+    assert image.info == {}
+    assert dict(image.getexif()) == {}
+
+
+def test_running_out_of_memory_is_a_message(monkeypatch):
+    """MemoryError while decoding (a 32-bit browser tab) is an InputError that says what to do."""
+    def no_memory(self):
+        raise MemoryError
+    data = encode(Image.new("RGB", (8, 8), RED), "PNG")
+    monkeypatch.setattr(Image.Image, "load", no_memory)
+    with pytest.raises(InputError, match=r"^There is not enough memory to open this 8×8 photo here\."):
+        decode(data)
