@@ -1,11 +1,15 @@
 """Command line: cut out every photo given (files or folders) with native onnxruntime.
 
-    python -m app PHOTO_OR_FOLDER... --out DIR [--model isnet-fp16] [edge options]
+    python -m app PHOTO_OR_FOLDER... --out DIR [--model isnet-fp16] [--downscale]
+        [--no-colour-profile] [edge options]
 
 Edge options are the fields of `app.core.options.Options`, e.g. `--no-decontaminate`,
 `--keep-main-subject`, `--shift-edge -1.5`, `--feather 2`.
 
-Writes `<stem>-cutout.png` per photo into DIR. Uses the same `app.core` code as
+Writes `<stem>-cutout.png` per photo into DIR, with the photo's colour profile (unless
+`--no-colour-profile`) and no other metadata; says how a photo was read when not quite as
+the file has it (first frame of an animation, downscaled). A photo over the size limit
+is skipped unless `--downscale`. Uses the same `app.core` code as
 the page, so its results are the reference the browser is tested against.
 Imports: `app.core`, `app.runtime.ort_native`.
 """
@@ -19,12 +23,20 @@ import time
 from pathlib import Path
 
 from app.core import pipeline
-from app.core.errors import InputError, ModelError
+from app.core.errors import InputError, ModelError, TooLargeError
 from app.core.options import Options
 from app.core.spec import DEFAULT_MODEL, get_spec, load_specs
 from app.runtime.ort_native import DEFAULT_MODEL_DIR, NativeSession
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+# Said after the size message of a photo that `--downscale` would let through.
+DOWNSCALE_HINT = " Run again with --downscale to downscale it to fit."
+
+
+def _downscalable(exc: Exception) -> bool:
+    return isinstance(exc, TooLargeError) and exc.downscalable
 
 
 def find_photos(paths: list[Path]) -> list[Path]:
@@ -64,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(load_specs()))
     parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--threads", type=int, default=None, help="inference threads")
+    parser.add_argument("--downscale", action="store_true",
+                        help="downscale a photo over the size limit to fit, instead of skipping it")
+    parser.add_argument("--colour-profile", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep the photo's colour profile in the PNG (default: keep)")
     add_option_flags(parser)
     args = parser.parse_args(argv)
     try:
@@ -82,16 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     for photo in find_photos(args.photos):
         started = time.perf_counter()
         try:
-            cutout = asyncio.run(pipeline.remove_background(photo.read_bytes(), session, spec, options))
-            png = pipeline.encode(cutout)
+            cutout = asyncio.run(pipeline.remove_background(photo.read_bytes(), session, spec, options,
+                                                            downscale=args.downscale))
+            png = pipeline.encode(cutout, keep_colour_profile=args.colour_profile)
         except (InputError, OSError) as exc:
             failures += 1
-            print(f"{photo}: skipped: {exc}", file=sys.stderr)
+            print(f"{photo}: skipped: {exc}{DOWNSCALE_HINT if _downscalable(exc) else ''}", file=sys.stderr)
             continue
         target = args.out / output_name(photo)
         target.write_bytes(png)
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in cutout.timings.items())
         print(f"{photo} -> {target} ({time.perf_counter() - started:.1f}s: {stages})")
+        for note in cutout.notes:
+            print(f"{photo}: note: {note}")
     return 1 if failures else 0
 
 

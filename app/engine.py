@@ -139,8 +139,9 @@ class Engine:
         self.finished = (request_id, result)
         return result
 
-    async def cutout(self, request_id: int, data: bytes, model: str, options: Options):
-        """(session, cutout) of the photo in `data`; Cancelled if a newer request came first."""
+    async def cutout(self, request_id: int, data: bytes, model: str, options: Options, downscale: bool = False):
+        """(session, cutout) of the photo in `data`; Cancelled if a newer request came first.
+        `downscale`: the user agreed that a photo over the size limit is downscaled to fit."""
         on_stage = self._stage_reporter(request_id)
         async with self.inference_lock:
             self._check(request_id)
@@ -148,7 +149,8 @@ class Engine:
             session = await self.session_for(model)
             started = time.perf_counter()
             try:
-                result = await pipeline.remove_background(data, session, session.spec, options, on_stage)
+                result = await pipeline.remove_background(data, session, session.spec, options, on_stage,
+                                                          downscale)
             finally:
                 self._report(phase="ready", stage="")
             return session, self._keep_for_page(request_id, result, started)
@@ -165,9 +167,10 @@ class Engine:
             self._report(phase="ready", stage="")
         return self.session, self._keep_for_page(request_id, result, started)
 
-    def encode_png(self, request_id: int) -> tuple[bytes, float]:
+    def encode_png(self, request_id: int, keep_colour_profile: bool = True) -> tuple[bytes, float]:
         """The page draws `request_id`'s result: it becomes the cutout on screen (what
-        `restyle` redoes). Returns its PNG bytes and the seconds the encoding took."""
+        `restyle` redoes). Returns its PNG bytes (`pipeline.encode`) and the seconds the
+        encoding took."""
         if self.finished is not None and self.finished[0] == request_id:
             self.on_screen, self.finished = self.finished, None
         if self.on_screen is None or self.on_screen[0] != request_id:
@@ -175,6 +178,6 @@ class Engine:
         cutout = self.on_screen[1]
         self._report(phase="work", stage="encode", request=request_id)
         try:
-            return pipeline.encode(cutout), cutout.timings["encode"]
+            return pipeline.encode(cutout, keep_colour_profile=keep_colour_profile), cutout.timings["encode"]
         finally:
             self._report(phase="ready", stage="")

@@ -10,7 +10,9 @@ a poll, so the page would otherwise never see the stage it is in.
 
 Every exported call returns a plain JS object (never raises across the
 boundary), with `ok` true on success and, on failure,
-`{"ok": false, "error": message, "kind": "input" | "model" | "cancelled" | "internal"}`.
+`{"ok": false, "error": message, "kind": "input" | "model" | "cancelled" | "internal"}`;
+an "input" failure also says whether the photo is too large but can be downscaled
+with the user's consent (`downscale`: then send it again with `downscale` true).
 Imports: `app.core`, `app.engine`, `app.runtime.ort_web`, `js`, `pyodide.ffi`.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import traceback
 import js
 from pyodide.ffi import to_js
 
-from app.core.errors import Cancelled, InputError, ModelError
+from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
 from app.core.options import Options
 from app.core.backends import PREFERENCES
 from app.core.spec import DEFAULT_MODELS, load_specs
@@ -68,7 +70,8 @@ def _failure(exc: BaseException):
     if isinstance(exc, Cancelled):
         return _to_js({"ok": False, "error": "cancelled", "kind": "cancelled"})
     if isinstance(exc, InputError):
-        return _to_js({"ok": False, "error": str(exc), "kind": "input"})
+        downscale = isinstance(exc, TooLargeError) and exc.downscalable
+        return _to_js({"ok": False, "error": str(exc), "kind": "input", "downscale": downscale})
     if isinstance(exc, ModelError):
         return _to_js({"ok": False, "error": str(exc), "kind": "model"})
     traceback.print_exception(exc)
@@ -101,16 +104,20 @@ def _options(options_json) -> Options:
         raise InputError(f"Invalid edge settings: {exc}") from None
 
 
-async def cutout(request_id, data, model: str = "", options_json: str = ""):
+async def cutout(request_id, data, model: str = "", options_json: str = "", downscale=False):
     """Cut out the photo in `data` (ArrayBuffer or Uint8Array) with the edge
-    settings in `options_json` (`Options` fields; '' = defaults).
+    settings in `options_json` (`Options` fields; '' = defaults); `downscale`: the
+    user agreed that a photo over the size limit is downscaled to fit.
 
-    Returns `{ok, request, width, height, rgba: Uint8ClampedArray, timings, ...}`.
+    Returns `{ok, request, width, height, rgba: Uint8ClampedArray, timings,
+    photo_note, ...}`; `photo_note` says how the file was read when not quite as it
+    is (first frame of an animation, downscaled), else ''.
     """
     try:
         options = _options(options_json)
         await _choose_default_model()
-        session, result = await ENGINE.cutout(int(request_id), data.to_bytes(), str(model), options)
+        session, result = await ENGINE.cutout(int(request_id), data.to_bytes(), str(model), options,
+                                              bool(downscale))
     except Exception as exc:
         return _failure(exc)
     return _result(request_id, session, result)
@@ -138,15 +145,18 @@ def _result(request_id, session, result):
             "ok": True,
             "rgba": pixels,
             "timings": {k: round(v, 4) for k, v in result.timings.items()},
+            "photo_note": " ".join(result.notes),
             **_session_info(session),
         }
     )
 
 
-def encode_png(request_id):
-    """PNG bytes (Uint8Array) of the last cutout, if `request_id` is still the newest."""
+def encode_png(request_id, keep_colour_profile=True):
+    """PNG bytes (Uint8Array) of the last cutout, if `request_id` is still the newest;
+    with the photo's colour profile unless `keep_colour_profile` is false, and never
+    any other metadata (EXIF, GPS)."""
     try:
-        png, seconds = ENGINE.encode_png(int(request_id))
+        png, seconds = ENGINE.encode_png(int(request_id), bool(keep_colour_profile))
     except Exception as exc:
         return _failure(exc)
     return _to_js(

@@ -18,12 +18,13 @@ Imports: NumPy, Pillow, `app.core` only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from . import postprocess, preprocess, refine
 from .options import Options, as_options
@@ -46,6 +47,11 @@ class Cutout:
     timings: dict[str, float] = field(default_factory=dict)   # seconds per stage
     # Working-resolution results of this photo and mask, which `restyle` reuses.
     reuse: refine.Reuse = field(default_factory=refine.Reuse, repr=False)
+    # From the file (`preprocess.Photo`): its own alpha, which the cutout never exceeds
+    # (what the user made transparent stays so), its colour profile, and notes for the user.
+    photo_alpha: np.ndarray | None = field(default=None, repr=False)
+    icc_profile: bytes | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = ()
 
     @property
     def alpha(self) -> np.ndarray:
@@ -84,6 +90,7 @@ async def remove_background(
     spec: ModelSpec,
     options=None,
     on_stage: OnStage | None = None,
+    downscale: bool = False,
 ) -> Cutout:
     """Cut the main subject out of `photo` (encoded bytes or a Pillow image).
 
@@ -91,19 +98,22 @@ async def remove_background(
     tunes post-processing (`Options`, a dict for `Options.from_dict`, or None for
     the defaults; checked before any work starts). `on_stage`
     is called with each stage name before the stage starts; raising there (e.g.
-    errors.Cancelled) abandons the run.
+    errors.Cancelled) abandons the run. `downscale`: the user agreed that a photo
+    over `preprocess.MAX_PIXELS` is downscaled to fit (else it is refused).
     """
     options = as_options(options)
     stages = _Stages(on_stage)
     if isinstance(photo, Image.Image):
-        image = preprocess.to_rgb(ImageOps.exif_transpose(photo))
+        decoded = preprocess.from_image(photo)
     else:
-        image = stages.run("decode", preprocess.decode, photo)
+        decoded = stages.run("decode", preprocess.decode_photo, photo, downscale)
+    image = decoded.image
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)
     raw = await stages.run_async("inference", infer, tensor)
     reuse = refine.Reuse()
-    rgba, mask = stages.run("postprocess", _postprocess, image, raw, options, reuse)
-    return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings, reuse=reuse)
+    rgba, mask = stages.run("postprocess", _postprocess, image, raw, options, reuse, decoded.alpha)
+    return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings, reuse=reuse,
+                  photo_alpha=decoded.alpha, icc_profile=decoded.icc_profile, notes=decoded.notes)
 
 
 def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cutout:
@@ -112,20 +122,35 @@ def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cu
     redoing the working-resolution stages whose options did not change."""
     options = as_options(options)
     stages = _Stages(on_stage)
-    rgba = stages.run("postprocess", refine.refine, cutout.photo, cutout.mask, options, None, cutout.reuse)
-    return Cutout(image=rgba, mask=cutout.mask, photo=cutout.photo, timings=stages.timings,
-                  reuse=cutout.reuse)
+    rgba = stages.run("postprocess", _refine, cutout.photo, cutout.mask, options, cutout.reuse,
+                      cutout.photo_alpha)
+    return dataclasses.replace(cutout, image=rgba, timings=stages.timings)
 
 
-def _postprocess(image: Image.Image, raw: np.ndarray, options: Options, reuse: refine.Reuse | None = None):
+def _postprocess(image: Image.Image, raw: np.ndarray, options: Options, reuse: refine.Reuse | None = None,
+                 photo_alpha: np.ndarray | None = None):
     """(RGBA cutout at full resolution, (S, S) model mask in [0, 1]); see refine.py."""
     mask = postprocess.normalise_mask(raw)
-    return refine.refine(image, mask, options, reuse=reuse), mask
+    return _refine(image, mask, options, reuse, photo_alpha), mask
 
 
-def encode(cutout: Cutout, on_stage: OnStage | None = None) -> bytes:
-    """PNG bytes of the cutout; adds the `encode` timing."""
+def _refine(image: Image.Image, mask: np.ndarray, options: Options, reuse: refine.Reuse | None,
+            photo_alpha: np.ndarray | None) -> Image.Image:
+    """refine.refine's RGBA cutout, never more opaque than the file itself was: the
+    model may see a subject where the user had already cut it away."""
+    rgba = refine.refine(image, mask, options, reuse=reuse)
+    if photo_alpha is not None:
+        alpha = np.minimum(np.asarray(rgba.getchannel("A")), photo_alpha)
+        rgba.putalpha(Image.fromarray(alpha, mode="L"))
+    return rgba
+
+
+def encode(cutout: Cutout, on_stage: OnStage | None = None, keep_colour_profile: bool = True) -> bytes:
+    """PNG bytes of the cutout; adds the `encode` timing. The PNG carries no metadata
+    from the photo (no EXIF, GPS, XMP or text), only its colour profile when it has an
+    RGB one and `keep_colour_profile` (without it, viewers show the pixels as sRGB)."""
     stages = _Stages(on_stage)
-    png = stages.run("encode", postprocess.encode_png, cutout.image)
+    profile = cutout.icc_profile if keep_colour_profile else None
+    png = stages.run("encode", postprocess.encode_png, cutout.image, postprocess.PNG_COMPRESS_LEVEL, profile)
     cutout.timings.update(stages.timings)
     return png

@@ -22,6 +22,8 @@ from PIL import Image
 # first and offers the PNG when it is ready.
 PNG_COMPRESS_LEVEL = 1
 PNG_ROWS = 256            # rows read, filtered and compressed at a time (bounds the extra memory)
+# The iCCP chunk's name for the profile (any Latin-1 text; the profile itself names its space).
+ICC_PROFILE_NAME = b"ICC profile"
 # PNG colour types of the 8-bit modes `encode_png` writes itself.
 _PNG_COLOUR_TYPE = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}
 
@@ -65,8 +67,9 @@ def compose_rgba(image: Image.Image, alpha: np.ndarray) -> Image.Image:
     return rgba
 
 
-def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
-    """PNG bytes of an image.
+def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL,
+               icc_profile: bytes | None = None) -> bytes:
+    """PNG bytes of an image, with no metadata but `icc_profile` (an iCCP chunk) if given.
 
     L, LA, RGB and RGBA images are written here: every row with PNG's "Up" filter
     (its difference from the row above, one NumPy subtraction), then zlib. Pillow
@@ -77,7 +80,8 @@ def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> 
     colour_type = _PNG_COLOUR_TYPE.get(image.mode)
     if colour_type is None:
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG", compress_level=compress_level)
+        # Pillow would take a profile from image.info; pnginfo, exif are never passed.
+        image.save(buffer, format="PNG", compress_level=compress_level, icc_profile=icc_profile)
         return buffer.getvalue()
     stride = image.width * len(image.getbands())
     compressor = zlib.compressobj(compress_level)
@@ -88,6 +92,9 @@ def encode_png(image: Image.Image, compress_level: int = PNG_COMPRESS_LEVEL) -> 
     buffer.write(b"\x89PNG\r\n\x1a\n")
     header = struct.pack(">IIBBBBB", image.width, image.height, 8, colour_type, 0, 0, 0)
     _write_chunk(buffer, b"IHDR", header)
+    if icc_profile:
+        # Profile name, NUL, compression method 0 (zlib), the compressed profile (PNG 1.2, 4.2.2.4).
+        _write_chunk(buffer, b"iCCP", ICC_PROFILE_NAME + b"\0\0" + zlib.compress(icc_profile))
     for top in range(0, image.height, PNG_ROWS):
         # A strip at a time: no whole-image copy beside the image.
         strip = image.crop((0, top, image.width, min(top + PNG_ROWS, image.height)))

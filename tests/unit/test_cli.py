@@ -255,9 +255,9 @@ def test_edge_flags_reach_the_pipeline(fake_session, monkeypatch, tmp_path):
     seen = []
     real = cli.pipeline.remove_background
 
-    async def spy(photo, infer, spec, options=None, on_stage=None):
+    async def spy(photo, infer, spec, options=None, on_stage=None, downscale=False):
         seen.append(options)
-        return await real(photo, infer, spec, options, on_stage)
+        return await real(photo, infer, spec, options, on_stage, downscale)
 
     monkeypatch.setattr(cli.pipeline, "remove_background", spy)
     photo = tmp_path / "p.png"

@@ -312,7 +312,7 @@ def cancel_during(monkeypatch, engine, target, name, cancel_with):
 
 
 @pytest.mark.parametrize("stage, target, name", [
-    ("decode", preprocess, "decode"),
+    ("decode", preprocess, "decode_photo"),
     ("preprocess", preprocess, "to_tensor"),
     ("postprocess", pipeline, "_postprocess"),
 ])
