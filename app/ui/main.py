@@ -44,6 +44,8 @@ class Page:
         self.model_select = element("model")
         self.backend_select = element("backend")
         self.cancel_button = element("cancel")
+        self.downscale_button = self.make_downscale_button()
+        self.too_large = None      # a photo over the size limit the worker can downscale
         self.worker = None
         self.request = 0
         self.busy = False
@@ -82,6 +84,7 @@ class Page:
             self.listen(element(name), "input", self.on_slider_input)
         self.listen(element("reset-edges"), "click", self.on_reset_options)
         self.listen(self.cancel_button, "click", self.on_cancel)
+        self.listen(self.downscale_button, "click", self.on_downscale)
         self.listen(element("backdrop"), "change", self.on_backdrop)
         self.restore_model_choice()
         self.say_boot()
@@ -153,6 +156,11 @@ class Page:
             self.worker.cancel(request)          # a promise; nothing to wait for
         self.finish(request)
         self.say("Cancelled.")
+
+    def on_downscale(self, event):
+        """The user agrees: the photo over the size limit again, downscaled to fit."""
+        if self.too_large is not None:
+            asyncio.create_task(self.process(self.too_large, downscale=True))
 
     def on_option_change(self, event):
         window.localStorage.setItem(OPTIONS_KEY, self.options_json())
@@ -289,8 +297,9 @@ class Page:
             self.say("Ready. Drop a photo, paste one, or choose a file.")
         return True
 
-    async def process(self, file, note=""):
-        """Cut out `file` with the chosen model and edge settings."""
+    async def process(self, file, note="", downscale=False):
+        """Cut out `file` with the chosen model and edge settings (`downscale`: to fit the
+        size limit, as the user agreed)."""
         request = self.begin(file.name)
         try:
             if file.type and not file.type.startswith("image/"):
@@ -299,7 +308,7 @@ class Page:
             data = await file.arrayBuffer()
             while self.worker is None:
                 await asyncio.sleep(WAIT_SECONDS)
-            result = await self.worker.cutout(request, data, self.model(), self.options_json())
+            result = await self.worker.cutout(request, data, self.model(), self.options_json(), downscale)
             await self.show_result(request, file, result, note)
         except Exception as exc:
             if request == self.request:
@@ -329,6 +338,7 @@ class Page:
         """A new request: supersedes any older one; returns its number."""
         self.request += 1
         self.restyle_pending = False
+        self.downscale_button.hidden = True
         self.result.dataset.request = str(self.request)
         self.start_busy(name)
         return self.request
@@ -355,7 +365,11 @@ class Page:
         if not result.ok:
             if result.kind != "cancelled":
                 self.say(text.failure(result.kind, result.error, name), error=True)
+            if result.kind == "input" and result.downscale:
+                self.too_large = file
+                self.downscale_button.hidden = False
             return
+        photo_note = result.photo_note or ""
         self.show_engine(result)
         self.draw(result)
         self.drawn = request
@@ -382,7 +396,7 @@ class Page:
         self.offer_download(encoded.png, filename)
         self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings}
         if request == self.request:
-            self.say(" ".join(part for part in ("Done.", note) if part))
+            self.say(text.done_line(photo_note, note))
 
     @staticmethod
     def stored_inference_seconds():
@@ -432,6 +446,18 @@ class Page:
             self.meter.value = text.PHOTO_STAGES.index(stage)
         self.meter.hidden = not (stage in ("find:model", "fetch:model", "open:model", "check:webgpu")
                                  or stage in text.PHOTO_STAGES)
+
+    def make_downscale_button(self):
+        """The offer to downscale a photo over the size limit, after the status line
+        (hidden until the worker says a photo can be)."""
+        button = document.createElement("button")
+        button.type = "button"
+        button.id = "downscale"
+        button.className = "button"
+        button.textContent = text.DOWNSCALE_BUTTON
+        button.hidden = True
+        self.status.insertAdjacentElement("afterend", button)
+        return button
 
     def start_busy(self, name):
         self.busy = True

@@ -121,6 +121,16 @@ def failure(kind, error, name=""):
     return "{}: {}".format(name, error) if name else error
 
 
+# The offer under a photo over the size limit (the worker says when it can be downscaled).
+DOWNSCALE_BUTTON = "Downscale and continue"
+
+
+def done_line(*notes):
+    """`Done.` and what the user should know about the photo: how the worker read it
+    (e.g. `Animated image: the first frame was used.`) and the page's own notes."""
+    return " ".join(part for part in ("Done.",) + notes if part)
+
+
 def default_model_option(label):
     """The Model menu's entry for "no choice" once the worker has chosen: `Default: ISNet, 8-bit (45 MB)`."""
     return "Default: " + label

@@ -1,5 +1,6 @@
 """Files that are not photos we can cut out: each gets a clear message naming the
-file and what is wrong, and never costs the cutout already on screen.
+file and what is wrong, and never costs the cutout already on screen; a photo over
+the size limit is offered a downscale, and an animation's first frame is said.
 Each test opens the app in its own fresh profile with a cutout on screen first.
 """
 from __future__ import annotations
@@ -18,13 +19,17 @@ def _damaged_jpeg(path):
     photos.truncated_copy(photos.save(path.with_name("whole.jpg"), "coffee"), path, 3000)
 
 
+def _huge_jpeg(path):
+    """9000×6000 (54 MP, over the 50 MP limit), flat so that it is under 1 MB."""
+    Image.new("RGB", (9000, 6000), (90, 120, 160)).save(path, quality=80)
+
+
 BAD_FILES = [
     ("notes.txt", lambda path: path.write_text("not a photo"), "is not an image"),
     ("empty.png", lambda path: path.write_bytes(b""), "The file is empty"),
     ("noise.png", lambda path: photos.noise(path), "not an image we can read"),
     ("cut.jpg", _damaged_jpeg, "damaged or incomplete"),
-    ("huge.jpg", lambda path: Image.new("RGB", (9000, 6000), (90, 120, 160)).save(path, quality=80),
-     "The photo is 9000×6000 (54 MP); the largest we can process is 50 MP."),
+    ("huge.jpg", _huge_jpeg, "The photo is 9000×6000 (54 MP); the largest we can process is 50 MP."),
 ]
 
 
@@ -58,3 +63,30 @@ def test_after_a_bad_file_the_next_photo_works(first_cutout, tmp_path):
     cutout = app.cutout(good, tmp_path / "download.png")
     assert app.status == "Done." and not app.status_is_error, app.status
     assert_same_cutout(cutout, native_cutout(good, tmp_path))
+
+
+def test_a_photo_over_the_limit_is_downscaled_when_asked_and_an_animation_says_its_frame(app, tmp_path):
+    """A 54 MP JPEG: the size message as an error, and a "Downscale and continue" button;
+    clicking it cuts the same file out at 8660×5773 (50 MP), and the status says so.
+    Then an animated GIF: its first frame is cut out, and the status says that."""
+    huge = tmp_path / "huge.jpg"
+    _huge_jpeg(huge)
+    app.pick(huge)
+    status = app.wait_result()
+    assert "the largest we can process is 50 MP" in status and app.status_is_error, status
+    offer = app.page.get_by_role("button", name="Downscale and continue")
+    assert offer.is_visible()
+    app.mark()
+    offer.click()
+    status = app.wait_result()
+    assert status == "Done. Downscaled from 9000×6000 to 8660×5773 to fit the 50 MP limit.", status
+    assert not app.status_is_error and not offer.is_visible()
+    assert app.details.startswith("huge.jpg · 8660×5773 · "), app.details
+    assert app.download_link.is_visible()
+
+    frames = [Image.new("RGB", (64, 48), colour) for colour in ((200, 40, 40), (40, 40, 200))]
+    moving = tmp_path / "moving.gif"
+    frames[0].save(moving, save_all=True, append_images=frames[1:], duration=200, loop=0)
+    app.pick(moving)
+    assert app.wait_result() == "Done. Animated image: the first frame was used.", app.status
+    assert app.details.startswith("moving.gif · 64×48 · "), app.details
