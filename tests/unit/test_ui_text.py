@@ -135,3 +135,11 @@ def test_boot_line_adds_the_early_download_to_the_stage():
 
 def test_default_model_option_names_the_model():
     assert text.default_model_option("ISNet, 8-bit (45 MB)") == "Default: ISNet, 8-bit (45 MB)"
+
+
+def test_done_line_adds_the_photo_notes():
+    """`Done.`, then the worker's note about the photo, then the page's own; empty ones left out."""
+    assert text.done_line() == "Done."
+    assert text.done_line("", "") == "Done."
+    assert (text.done_line("Animated image: the first frame was used.", "Took the first of 2 files.")
+            == "Done. Animated image: the first frame was used. Took the first of 2 files.")
