@@ -1,6 +1,7 @@
-"""The development server: dist/ with exact MIME types and cross-origin isolation headers.
+"""The development server: dist/ with exact MIME types, the Content-Security-Policy and
+cross-origin isolation headers.
 
-Imports builder.files, builder.paths and the standard library.
+Imports builder.csp, builder.files, builder.paths and the standard library.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import http.server
 import threading
 from pathlib import Path
 
+from builder.csp import policy
 from builder.files import BuildError
 from builder.paths import DIST
 
@@ -44,7 +46,7 @@ ISOLATION_HEADERS = {
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with exact MIME types, revalidated on every load, and (unless
+    """Static files with exact MIME types, revalidated on every load, the CSP and (unless
     `isolated` is false: a host that cannot send them) the isolation headers; quiet."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: the page loads dozens of files
@@ -55,6 +57,7 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Security-Policy", policy())
         for name, value in ISOLATION_HEADERS.items() if self.isolated else ():
             self.send_header(name, value)
         super().end_headers()

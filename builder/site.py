@@ -24,6 +24,7 @@ from builder.models import make_probe, obtain_models, prepare_models, prepared_f
 from builder.npm import ensure_node_modules
 from builder.paths import BUILD_VENV, REQUIREMENTS_BUILD, ROOT
 from builder.pins import MICROPYTHON_FILES, NPM_PACKAGES, ORT_OPTIONAL_FILES, ORT_REQUIRED_FILES, PYODIDE_FILES, PYODIDE_WHEELS
+from builder.webapp import SERVICE_WORKER_SOURCE, make_icons, write_webapp
 from builder.wheels import obtain_wheels
 from app.core.spec import DEFAULT_MODELS
 
@@ -69,7 +70,8 @@ def build_app(root: Path, site: Path) -> None:
 
 
 def copy_pages(root: Path, site: Path) -> None:
-    """index.html, the top-level *.toml (not pyproject.toml) and static/**."""
+    """index.html, the top-level *.toml (not pyproject.toml) and static/** (but the service
+    worker's source, which builder/webapp.py renders to sw.js)."""
     tops = [root / "index.html"] + sorted(root.glob("*.toml"))
     for path in tops:
         if path.is_file() and path.name != "pyproject.toml":
@@ -77,7 +79,7 @@ def copy_pages(root: Path, site: Path) -> None:
     static = root / "static"
     if static.is_dir():
         for path in sorted(static.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and "__pycache__" not in path.parts and path.relative_to(root).as_posix() != SERVICE_WORKER_SOURCE:
                 copy_file(path, site / path.relative_to(root))
 
 
@@ -166,6 +168,7 @@ def _build(root: Path, use_cdn: bool) -> Path:
     build_python = functools.partial(venvs.ensure, BUILD_VENV, REQUIREMENTS_BUILD)
     models = prepare_models(manifest, raw_models, root / ".cache" / "models", build_python)
     probe = make_probe(root / ".cache" / "models", build_python)
+    icons = make_icons(root / ".cache", build_python)
 
     site = root / ".cache" / "dist.new"
     shutil.rmtree(site, ignore_errors=True)
@@ -178,6 +181,7 @@ def _build(root: Path, use_cdn: bool) -> Path:
         link_or_copy(path, site / "models" / "probe" / path.name)
     copy_vendor(node_modules, site, wheels)
     write_licenses(site / "licenses.txt", node_modules, wheels)
+    write_webapp(root, site, icons, [m for model in manifest.values() for m in prepared_files(model)])
     write_build_info(site, manifest)
     dist = root / "dist"
     replace_dir(site, dist)

@@ -9,7 +9,8 @@
 // Without Cache Storage (a page that is not a secure context) or with a full quota it
 // downloads as before: the cache only ever saves time.
 
-const CACHE_NAME = "cutout-models";
+const CACHE_NAME = "cutout-models";  // static/service-worker.js cleans old versions out of it
+const OFFLINE_CHANNEL = "cutout-offline";  // static/offline.js: "can this device work offline?"
 const siteRoot = new URL("../", import.meta.url);
 
 // The cache entry of one version of a file: its URL with the content hash as the query.
@@ -56,6 +57,7 @@ async function store(cache, key, path, bytes) {
   if (!cache) return;
   try {
     await cache.put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+    if (globalThis.BroadcastChannel) new BroadcastChannel(OFFLINE_CHANNEL).postMessage({ type: "model-stored" });
     for (const request of await cache.keys()) {
       if (new URL(request.url).pathname === new URL(key).pathname && request.url !== key) {
         await cache.delete(request);

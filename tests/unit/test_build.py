@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import files, models, npm, pins, serve, site, testenv, verify, wheels
+from builder import csp, files, models, npm, pins, serve, site, testenv, verify, wheels
 from tests.conftest import ROOT
 
 
@@ -284,6 +284,7 @@ def test_copy_pages_takes_index_tomls_and_static_but_not_pyproject(tmp_path):
     (root / "pyscript.toml").write_text("name = 'x'")
     (root / "pyproject.toml").write_text("[project]")
     (root / "static" / "icons" / "i.svg").write_text("<svg/>")
+    (root / "static" / "service-worker.js").write_text("/*{{BUILD}}*/")  # rendered to sw.js instead
     site.copy_pages(root, tmp_path / "site")
     names = sorted(p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("*") if p.is_file())
     assert names == ["index.html", "pyscript.toml", "static/icons/i.svg"]
@@ -369,6 +370,7 @@ def test_server_sends_isolation_headers_and_mime_types(tmp_path):
         assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
         assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
         assert headers["Cache-Control"] == "no-cache"
+        assert headers["Content-Security-Policy"] == csp.policy()
         assert fetch_headers(base + "x.mjs")[1]["Content-Type"] == "text/javascript"
         assert fetch_headers(base + "c.toml")[1]["Content-Type"].startswith("text/plain")
         assert fetch_headers(base + "n.onnx")[1]["Content-Type"] == "application/octet-stream"
