@@ -36,7 +36,9 @@ window.__progress = [];
 window.BroadcastChannel = class extends BroadcastChannel {
   constructor(name) {
     super(name);
-    this.addEventListener("message", (event) => window.__progress.push(JSON.parse(event.data)));
+    this.addEventListener("message", (event) => {
+      if (typeof event.data === "string") window.__progress.push(JSON.parse(event.data));
+    });
   }
 };
 // How long each click or key press waited for the page's thread (input delay), and where it

@@ -28,9 +28,10 @@ EXPECTED_DOWNLOADS = (
 
 
 def test_nothing_leaves_the_origin_and_no_photo_is_sent(open_app, tmp_path):
-    """Boot, a photo, its download, an edge-setting change, a reload: the request log
-    holds the page's and the worker's downloads (the model, the WebAssembly), every
-    request goes to the origin, and every one is a plain GET with no body."""
+    """Boot, a photo, its download, an edge-setting change, a reload, then the network cut
+    and another reload and photo: the request log holds the page's, the worker's and the
+    service worker's downloads (the model, the WebAssembly), every request goes to the
+    origin, every one is a plain GET with no body, and the page's own privacy check agrees."""
     app = open_app()
     app.wait_ready()
     path = photos.save(tmp_path / "private-photo.png", "astronaut")
@@ -39,6 +40,13 @@ def test_nothing_leaves_the_origin_and_no_photo_is_sent(open_app, tmp_path):
     app.cutout_after_pick(tmp_path / "softened.png")
     app.page.reload()
     app.wait_ready()
+    app.page.wait_for_selector("#offline[data-state=ready]")
+    app.context.set_offline(True)
+    app.page.reload()
+    app.wait_ready()
+    app.cutout(path, tmp_path / "offline.png")
+    privacy = app.page.locator("#privacy")
+    assert (privacy.get_attribute("data-elsewhere"), privacy.get_attribute("data-uploads")) == ("0", "0")
 
     seen = {url.split("?")[0][len(app.origin):] for url in app.urls() if url.startswith(app.origin)}
     if "/" in seen:

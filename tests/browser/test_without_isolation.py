@@ -35,3 +35,19 @@ def test_without_isolation_the_app_works_single_threaded(browser, plain_url, tmp
         assert app.foreign_requests() == []
     finally:
         app.close()
+
+
+def test_on_such_a_host_the_service_worker_isolates_the_app(browser, plain_url):
+    """Once the service worker runs, it adds the isolation headers itself: from the next
+    load on, the page is cross-origin isolated and ONNX Runtime gets its threads."""
+    app = AppPage(browser, plain_url)
+    try:
+        app.wait_ready()
+        assert app.page.evaluate("crossOriginIsolated") is False
+        app.page.wait_for_selector("#offline[data-state=ready]")
+        app.page.reload()
+        app.wait_ready()
+        assert app.page.evaluate("crossOriginIsolated") is True
+        assert f"{app.expected_threads()} thread" in app.engine and "single-threaded" not in app.engine
+    finally:
+        app.close()
