@@ -6,7 +6,9 @@
 // where app/ui/main.py takes them like a chosen file.
 //
 // Its messages live here (app/ui/text.py holds the Python UI's). Loaded as a module by
-// index.html; imports nothing.
+// index.html; imports static/early-input.js (how files reach the page).
+
+import { giveToPage } from "./early-input.js";
 
 const ANNOUNCED_KEY = "cutout.offline-announced";  // localStorage: the version announced
 const SHARED_CACHE = "cutout-shared";              // static/service-worker.js's, same name
@@ -122,15 +124,6 @@ async function register() {
 }
 
 // -- photos from the system: "Open with" (file_handlers) and share (share_target) -------
-function giveToPage(files) {
-  if (!files.length) return;
-  const transfer = new DataTransfer();
-  for (const file of files) transfer.items.add(file);
-  const input = document.getElementById("file-input");
-  input.files = transfer.files;
-  input.dispatchEvent(new Event("change", { bubbles: true }));
-}
-
 async function takeShared() {
   const count = Number(new URLSearchParams(location.search).get("shared") || 0);
   if (!count || !globalThis.caches) return;

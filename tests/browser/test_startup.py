@@ -63,11 +63,13 @@ def test_a_photo_picked_before_the_model_is_ready_is_cut_out(open_app, tmp_path)
     assert_same_cutout(cutout, native_cutout(path, tmp_path))
 
 
-def test_a_photo_picked_the_moment_the_page_appears_is_not_lost(open_app, tmp_path):
-    """A person picks a photo while the page still says it is loading, before its
-    script listens for files: the photo is taken once the page is ready, and cut out.
+@pytest.mark.parametrize("how", ["pick", "drop", "paste"])
+def test_a_photo_given_the_moment_the_page_appears_is_not_lost(open_app, tmp_path, how):
+    """A person picks, drops or pastes a photo while the page still says it is loading,
+    before its Python listens for files: the photo is taken once the page is ready, and
+    cut out (a drop never makes the browser open the file in the app's place).
     (On a slow connection that window lasts seconds; here the UI's interpreter is held
-    back until the pick, so the pick is early however fast or busy this machine is.)"""
+    back until the photo is given, so it is early however fast or busy this machine is.)"""
     path = photos.save(tmp_path / "astronaut.png", "astronaut")
     held, released = [], []
 
@@ -83,7 +85,10 @@ def test_a_photo_picked_the_moment_the_page_appears_is_not_lost(open_app, tmp_pa
         new MutationObserver(() => { if (!zone.classList.contains('booting')) window.__listeningAt ??= performance.now(); })
           .observe(zone, {attributes: true});
     }""")
-    app.pick(path)
+    if how == "pick":
+        app.pick(path)
+    else:
+        app.deliver(how, path.name, "image/png", path.read_bytes())
     app.page.wait_for_function("window.__pickedAt !== undefined")
     released.append(True)
     for route in held:
