@@ -21,6 +21,7 @@ BACKEND_KEY = "cutout.backend"                # the Settings choice: auto, webgp
 WEBGPU_FAILED_KEY = "cutout.webgpu-failed"    # why WebGPU failed on this device, if it did
 OPTIONS_KEY = "cutout.options"
 INFERENCE_KEY = "cutout.inference-seconds"    # the last inference's time, by model and back-end
+PROFILE_KEY = "cutout.keep-colour-profile"    # "0": the PNG leaves out the photo's colour profile
 # The page's controls for app.core.options.Options, by field name.
 SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "keep_main_subject")
 SLIDERS = ("shift_edge", "feather")
@@ -35,6 +36,8 @@ class Page:
         self.drop_zone = element("drop-zone")
         self.file_input = element("file-input")
         self.status = element("status")
+        self.alert = element("alert")        # errors again, for screen readers, at once
+        self.keep_profile = element("keep_colour_profile")
         self.meter = element("meter")
         self.result = element("result")
         self.canvas = element("cutout")
@@ -86,6 +89,8 @@ class Page:
         self.listen(self.cancel_button, "click", self.on_cancel)
         self.listen(self.downscale_button, "click", self.on_downscale)
         self.listen(element("backdrop"), "change", self.on_backdrop)
+        self.listen(self.keep_profile, "change", self.on_profile_change)
+        self.keep_profile.checked = window.localStorage.getItem(PROFILE_KEY) != "0"
         self.restore_model_choice()
         self.say_boot()
         asyncio.create_task(self.download_early())
@@ -381,7 +386,7 @@ class Page:
             self.remember_inference(timings["inference"])
         self.show_details(name, result, timings)
         self.say("Preparing the PNG…")
-        encoded = await self.worker.encode_png(request)      # the worker now shows this one
+        encoded = await self.worker.encode_png(request, bool(self.keep_profile.checked))
         if request != self.drawn:
             return
         if not encoded.ok:
@@ -414,6 +419,7 @@ class Page:
     def say(self, message, error=False):
         self.status.textContent = message
         self.status.classList.toggle("error", error)
+        self.alert.textContent = message if error else ""
 
     def show_engine(self, info):
         """The model and engine that really run (from the worker's reply); a WebGPU
@@ -488,6 +494,17 @@ class Page:
         self.canvas.getContext("2d").putImageData(pixels, 0, 0)
         self.canvas.setAttribute("aria-label", "Cutout preview")
         self.result.classList.add("has-image")
+
+    def on_profile_change(self, event):
+        window.localStorage.setItem(PROFILE_KEY, "1" if self.keep_profile.checked else "0")
+        if self.drawn and not self.busy:
+            asyncio.create_task(self.encode_again(self.drawn))
+
+    async def encode_again(self, request):
+        """The PNG on offer made again, with or without the colour profile as now chosen."""
+        encoded = await self.worker.encode_png(request, bool(self.keep_profile.checked))
+        if encoded.ok and request == self.drawn and not self.busy:
+            self.offer_download(encoded.png, self.download.getAttribute("download"))
 
     def offer_download(self, png, filename):
         blob = window.Blob.new(to_js([png]), to_js({"type": "image/png"}))

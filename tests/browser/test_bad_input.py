@@ -5,6 +5,8 @@ Each test opens the app in its own fresh profile with a cutout on screen first.
 """
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,6 +46,7 @@ def test_a_bad_file_gets_a_clear_message_and_the_cutout_stays(first_cutout, tmp_
     status = app.wait_result()
     assert message in status and name in status, status
     assert app.status_is_error
+    assert app.page.get_by_role("alert").text_content() == status    # said at once to screen readers
     assert not app.busy
     assert app.details.startswith("cat.png · "), app.details
     assert app.download_link.get_attribute("download") == "cat-cutout.png"
@@ -90,3 +93,59 @@ def test_a_photo_over_the_limit_is_downscaled_when_asked_and_an_animation_says_i
     app.pick(moving)
     assert app.wait_result() == "Done. Animated image: the first frame was used.", app.status
     assert app.details.startswith("moving.gif · 64×48 · "), app.details
+
+
+def _zip_named_jpg(path):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("photo.jpg", b"not really")
+
+
+MESSY_FILES = [  # name, how it arrives, its bytes, what the page says
+    ("holiday.jpg", "pick", _zip_named_jpg, "This is a ZIP archive, not an image."),
+    ("logo.svg", "drop", lambda path: path.write_text('<svg xmlns="http://www.w3.org/2000/svg"/>'),
+     "This is an SVG drawing"),
+    ("IMG_0001.heic", "paste",
+     lambda path: path.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(64)), "This is a HEIC/HEIF photo"),
+    ("scan.png", "beside", lambda path: path.write_bytes(b"%PDF-1.7\n" + bytes(64)), "This is a PDF document"),
+]
+
+
+def test_messy_files_each_get_their_own_message_however_they_arrive(first_cutout, tmp_path):
+    """A ZIP renamed .jpg (picked), an SVG (dropped), an iPhone HEIC (pasted), a PDF named
+    .png (dropped beside the drop zone): each gets a message that says what it really is,
+    in the alert region, and the cat's cutout stays; then a 16×16 photo and a CMYK JPEG
+    are cut out at their own size."""
+    app, _ = first_cutout
+    for name, how, make, message in MESSY_FILES:
+        path = tmp_path / name
+        make(path)
+        if how == "pick":
+            app.pick(path)
+        elif how == "beside":
+            app.mark()
+            app.page.evaluate("""([name, bytes]) => {
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+                document.querySelector("footer").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+            }""", [name, list(path.read_bytes())])
+        else:
+            app.deliver(how, name, "image/svg+xml" if name.endswith(".svg") else "image/heic", path.read_bytes())
+        status = app.wait_result()
+        assert message in status and name in status and app.status_is_error, (name, status)
+        assert app.page.get_by_role("alert").text_content() == status
+        assert app.details.startswith("cat.png · "), app.details
+
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (16, 16), (200, 60, 60)).save(tiny)
+    app.pick(tiny)
+    assert app.wait_result() == "Done.", app.status
+    assert app.details.startswith("tiny.png · 16×16 · "), app.details
+    assert app.page.get_by_role("alert").text_content() == ""
+
+    cmyk = tmp_path / "print.jpg"
+    photos.image("coffee").convert("CMYK").save(cmyk, quality=95)
+    app.pick(cmyk)
+    assert app.wait_result() == "Done.", app.status
+    width, height = photos.image("coffee").size
+    assert app.details.startswith(f"print.jpg · {width}×{height} · "), app.details
