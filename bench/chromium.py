@@ -31,9 +31,10 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from builder import serve as _serve, site as _site  # noqa: E402
 
 
-def serving(directory: Path):
-    """`with serving(dist) as url:` the directory served cross-origin isolated."""
-    return _serve.serving(directory)
+def serving(directory: Path, csp: bool = True):
+    """`with serving(dist) as url:` the directory served cross-origin isolated (and with the
+    app's Content-Security-Policy unless `csp` is false: a page that is not the app)."""
+    return _serve.serving(directory, csp=csp)
 
 
 def build_site() -> Path:
@@ -41,12 +42,13 @@ def build_site() -> Path:
     return Path(_site.build())
 
 
-def launch(playwright, profile: Path, viewport=(1200, 900)):
-    """Debian's Chromium on `profile` (created if missing) as a persistent context."""
+def launch(playwright, profile: Path, viewport=(1200, 900), service_workers: str = "allow"):
+    """Debian's Chromium on `profile` (created if missing) as a persistent context;
+    `service_workers="block"` keeps pages from registering one."""
     profile.mkdir(parents=True, exist_ok=True)
     return playwright.chromium.launch_persistent_context(
         str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, accept_downloads=True,
-        viewport={"width": viewport[0], "height": viewport[1]},
+        viewport={"width": viewport[0], "height": viewport[1]}, service_workers=service_workers,
     )
 
 

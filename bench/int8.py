@@ -166,7 +166,7 @@ def wasm_times(models: list[Path], runs: int, threads: int, photo: str = "astron
         (root / "ort").symlink_to(ORT_DIR)
         for i, model in enumerate(models):
             (root / f"m{i}.onnx").symlink_to(Path(model).resolve())
-        with serving(root) as url, sync_playwright() as playwright:
+        with serving(root, csp=False) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.set_default_timeout(0)

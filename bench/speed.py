@@ -115,7 +115,9 @@ const Channel = window.BroadcastChannel;
 window.BroadcastChannel = class extends Channel {
   constructor(name) {
     super(name);
-    this.addEventListener("message", (event) => window.__stages.push({at: performance.now(), ...JSON.parse(event.data)}));
+    this.addEventListener("message", (event) => {  // the worker's progress (JSON); not the offline/privacy lines
+      if (typeof event.data === "string") window.__stages.push({at: performance.now(), ...JSON.parse(event.data)});
+    });
   }
 };
 document.addEventListener("DOMContentLoaded", () => {
@@ -200,10 +202,11 @@ class Page:
 
     impl = ""
     recorder = RECORDER
+    service_workers = "allow"
 
     def __init__(self, playwright, profile: Path, url: str, memory: chromium.TreeMemory, key: str):
         self.profile, self.url, self.memory, self.key = profile, url, memory, key
-        self.context = chromium.launch(playwright, profile)
+        self.context = chromium.launch(playwright, profile, service_workers=self.service_workers)
         memory.watch(key, profile)
         self.requests: list[str] = []
         self.console: list[str] = []
@@ -532,7 +535,11 @@ def main() -> int:
     parser.add_argument("--photo", type=Path, default=DEFAULT_PHOTO, help="the photo enlarged to each size")
     parser.add_argument("--native", action="store_true", help="add native onnxruntime (our pipeline) as reference")
     parser.add_argument("--no-build", action="store_true", help="serve dist/ as it is")
+    parser.add_argument("--block-service-worker", action="store_true",
+                        help="our page without its service worker (what it costs or saves)")
     args = parser.parse_args()
+    if args.block_service_worker:
+        OurPage.service_workers = "block"
     models = args.models.split(",")
     for model in models:
         if model not in THEIR_MODEL:
@@ -549,7 +556,7 @@ def main() -> int:
         work = Path(tmp)
         photos = chromium.camera_photos(work, args.photo, sizes)
         versions = imgly_site(work / "imgly", IMGLY_ORT[args.imgly_ort], models)
-        with chromium.serving(dist) as our_url, chromium.serving(work / "imgly") as their_url, \
+        with chromium.serving(dist) as our_url, chromium.serving(work / "imgly", csp=False) as their_url, \
                 chromium.TreeMemory() as memory, sync_playwright() as playwright:
             urls = {"Cutout": our_url, "IMG.LY": their_url}
             for model in models:
@@ -568,7 +575,7 @@ def main() -> int:
         f"machine: {machine()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after",
         f"browser: {chromium.chromium_version()}, headless, WebAssembly (CPU)",
         f"Cutout: dist/ (onnxruntime-web {ours_versions['onnxruntime-web']}, Pyodide {ours_versions['pyodide']}, "
-        f"PyScript {ours_versions['@pyscript/core']})",
+        f"PyScript {ours_versions['@pyscript/core']}; service worker {OurPage.service_workers}ed)",
         f"IMG.LY: bench/imgly page, onnxruntime-web {info.get('ort', versions['ort'])} "
         f"({'its peer version' if args.imgly_ort == '1.21.0' else 'ours'}), "
         f"cross-origin isolated {info.get('isolated')}, {info.get('ort_threads')} threads; "

@@ -62,7 +62,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         tensor = to_tensor(photos.image(args.photo), spec)
         (Path(folder) / "input.bin").write_bytes(tensor.astype("<f4").tobytes())
-        with serving(site) as url, sync_playwright() as playwright:
+        with serving(site, csp=False) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + SWIFTSHADER_WEBGPU)
             page = browser.new_page()
             page.route("**/input.bin", lambda route: route.fulfill(path=str(Path(folder) / "input.bin")))

@@ -46,18 +46,20 @@ ISOLATION_HEADERS = {
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with exact MIME types, revalidated on every load, the CSP and (unless
-    `isolated` is false: a host that cannot send them) the isolation headers; quiet."""
+    """Static files with exact MIME types, revalidated on every load, the app's CSP (unless
+    `csp` is false: a page that is not the app, like the benchmark's IMG.LY page) and
+    (unless `isolated` is false: a host that cannot send them) the isolation headers; quiet."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: the page loads dozens of files
 
-    def __init__(self, *args, isolated: bool = True, **kwargs):
-        self.isolated = isolated        # set before the base class handles the request
+    def __init__(self, *args, isolated: bool = True, csp: bool = True, **kwargs):
+        self.isolated, self.csp = isolated, csp  # set before the base class handles the request
         super().__init__(*args, **kwargs)
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-cache")
-        self.send_header("Content-Security-Policy", policy())
+        if self.csp:
+            self.send_header("Content-Security-Policy", policy())
         for name, value in ISOLATION_HEADERS.items() if self.isolated else ():
             self.send_header(name, value)
         super().end_headers()
@@ -70,15 +72,17 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def start_server(
-    directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0, isolated: bool = True
+    directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0, isolated: bool = True,
+    csp: bool = True,
 ) -> http.server.ThreadingHTTPServer:
     """Serve `directory` in a daemon thread; port 0 picks a free port; `isolated`
-    false leaves out the cross-origin isolation headers (tests of such hosts).
+    false leaves out the cross-origin isolation headers (tests of such hosts), `csp`
+    false the app's Content-Security-Policy (pages that are not the app).
 
     The returned server has `.url` (e.g. "http://127.0.0.1:41234/").  Stop it with
     `server.shutdown(); server.server_close()`, or use `serving(...)`.
     """
-    handler = functools.partial(SiteHandler, directory=str(directory), isolated=isolated)
+    handler = functools.partial(SiteHandler, directory=str(directory), isolated=isolated, csp=csp)
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     shown = "localhost" if host in ("127.0.0.1", "localhost", "0.0.0.0", "") else host
@@ -88,9 +92,10 @@ def start_server(
 
 
 @contextlib.contextmanager
-def serving(directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0, isolated: bool = True):
+def serving(directory: Path | str = DIST, host: str = "127.0.0.1", port: int = 0, isolated: bool = True,
+            csp: bool = True):
     """`with serving(dist) as url:` ... the server stops when the block ends."""
-    server = start_server(directory, host, port, isolated)
+    server = start_server(directory, host, port, isolated, csp)
     try:
         yield server.url
     finally:

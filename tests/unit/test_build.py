@@ -376,6 +376,14 @@ def test_server_sends_isolation_headers_and_mime_types(tmp_path):
         assert fetch_headers(base + "n.onnx")[1]["Content-Type"] == "application/octet-stream"
 
 
+def test_server_leaves_out_the_apps_csp_for_a_page_that_is_not_the_app(tmp_path):
+    (tmp_path / "index.html").write_text("<script>inline</script>")
+    with serve.serving(tmp_path, csp=False) as url:
+        headers = fetch_headers(url.replace("localhost", "127.0.0.1") + "index.html")[1]
+    assert "Content-Security-Policy" not in headers
+    assert headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+
+
 def test_start_server_picks_a_free_port_and_stops(tmp_path):
     (tmp_path / "a.txt").write_text("a")
     first = serve.start_server(tmp_path)
