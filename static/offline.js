@@ -31,9 +31,9 @@ function showPrivacy() {
     privacyLine.textContent = "Privacy check: starts once the app is saved for offline use.";
     return;
   }
-  const where = seen.elsewhere === 0 ? "all to this site" : `${seen.elsewhere} to other sites`;
+  const where = seen.elsewhere === 0 ? "all from this site" : `${seen.elsewhere} of them to other sites`;
   const uploads = seen.uploads === 0 ? "nothing uploaded" : `${seen.uploads} uploads`;
-  privacyLine.textContent = `Privacy check: ${seen.total} requests by the app ${since}, ${where}; ${uploads}.`;
+  privacyLine.textContent = `Privacy check ${since}: ${seen.total} requests, ${where}; ${uploads}.`;
   privacyLine.dataset.requests = String(seen.total);
   privacyLine.dataset.elsewhere = String(seen.elsewhere);
   privacyLine.dataset.uploads = String(seen.uploads);
@@ -146,18 +146,22 @@ if ("launchQueue" in window) {
 }
 
 // Saving ~35 MB for offline use waits until the engine is ready (the page names it in
-// #engine), so that a first visit starts as fast as it can; at the latest a minute after
-// the page loaded. A page already controlled registers at once (an update check only).
-function registerWhenReady() {
+// #engine) and no photo is being worked on, so that a first visit and its first cutout
+// are as fast as they can be; at the latest two minutes after the page loaded. A page
+// already controlled registers at once (an update check only).
+function registerWhenIdle() {
   const engine = document.getElementById("engine");
+  const result = document.getElementById("result");
+  const idle = () => engine.textContent && result.getAttribute("aria-busy") !== "true";
   let done = false;
   const go = () => { if (!done) { done = true; observer.disconnect(); register(); } };
-  const observer = new MutationObserver(() => engine.textContent && go());
-  if (engine.textContent || (navigator.serviceWorker && navigator.serviceWorker.controller)) return go();
+  const observer = new MutationObserver(() => idle() && go());
+  if (idle() || (navigator.serviceWorker && navigator.serviceWorker.controller)) return go();
   observer.observe(engine, { childList: true, characterData: true, subtree: true });
-  setTimeout(go, 60_000);
+  observer.observe(result, { attributes: true, attributeFilter: ["aria-busy"] });
+  setTimeout(go, 120_000);
 }
 
 showPrivacy();
 takeShared();
-registerWhenReady();
+registerWhenIdle();

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
-import shutil
 
 import pytest
 
 from builder.serve import serving
 from tests import photos
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.unit.test_webapp import BUILD_LINE
 from tests.browser.app_page import BOOT_TIMEOUT_MS, AppPage
 from tests.browser.reference import assert_same_cutout, native_cutout
+from tests.browser.site_copy import linked_copy, replace
 
 pytestmark = pytest.mark.browser
-
-BUILD_LINE = re.compile(r"^const BUILD = (\{.*?\n\});$", re.S | re.M)
 
 
 def wait_offline_ready(app: AppPage) -> str:
@@ -46,7 +43,7 @@ def test_after_one_visit_the_app_starts_and_works_offline(open_app, tmp_path):
     privacy = app.page.locator("#privacy")
     assert int(privacy.get_attribute("data-requests")) > 20, privacy.text_content()   # the worker's too
     assert (privacy.get_attribute("data-elsewhere"), privacy.get_attribute("data-uploads")) == ("0", "0")
-    assert "all to this site; nothing uploaded" in privacy.text_content()
+    assert "all from this site; nothing uploaded" in privacy.text_content()
 
 
 def test_chromium_finds_the_app_installable(playwright_instance, server_url, tmp_path):
@@ -77,8 +74,7 @@ def test_chromium_finds_the_app_installable(playwright_instance, server_url, tmp
 @pytest.fixture
 def changing_site(site, tmp_path):
     """A copy of the site that a test can turn into the next version (links: instant)."""
-    copy = tmp_path / "site"
-    shutil.copytree(site, copy, copy_function=os.link)
+    copy = linked_copy(site, tmp_path / "site")
     with serving(copy) as url:
         yield copy, url
 
@@ -87,8 +83,7 @@ def publish_next_version(copy):
     """What a deploy does: a changed file, and sw.js listing it (a new version)."""
     style = copy / "static" / "style.css"
     data = style.read_bytes() + b"\n/* next version */\n"
-    style.unlink()                                      # a link into the build: never write through it
-    style.write_bytes(data)
+    replace(style, data)
     sw = copy / "sw.js"
     text = sw.read_text()
     build = json.loads(BUILD_LINE.search(text).group(1))
@@ -96,8 +91,7 @@ def publish_next_version(copy):
         if entry["path"] == "static/style.css":
             entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
     build["version"] = "next-" + build["version"][:11]
-    sw.unlink()
-    sw.write_text(BUILD_LINE.sub(lambda _: "const BUILD = " + json.dumps(build, indent=1) + ";", text))
+    replace(sw, BUILD_LINE.sub(lambda _: "const BUILD = " + json.dumps(build, indent=1) + ";", text))
     return build["version"]
 
 
