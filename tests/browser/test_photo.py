@@ -1,11 +1,13 @@
 """One photo, the way people bring it: picked in the file dialog (a camera JPEG
-with EXIF rotation, a 12-megapixel photo), dropped or pasted. Each result is
+with EXIF rotation, a 12-megapixel photo, a phone's 48-megapixel one), dropped or pasted. Each result is
 downloaded and compared with the command line's cutout of the same file.
 Each test opens the app in its own fresh browser profile.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests import photos
 from tests.browser.reference import assert_same_cutout, native_cutout
@@ -50,6 +52,20 @@ def test_a_camera_sized_photo_takes_the_large_photo_path(app, tmp_path):
     cutout = app.cutout(path, tmp_path / "download.png")
     assert cutout.size == (4243, 2828)
     assert_same_cutout(cutout, native_cutout(path, tmp_path))
+
+
+def test_a_48_megapixel_photo_completes_without_losing_the_tab(app, tmp_path):
+    """An 8000×6000 JPEG (48 MP, a phone's full-resolution photo): the tab survives, the
+    cutout is shown and downloadable at full size, and the page stays usable for the next
+    photo (its peak memory is in bench/speed.py's table: `--sizes 48`)."""
+    path = tmp_path / "phone-48mp.jpg"
+    photos.image("coffee").resize((8000, 6000), Image.Resampling.BILINEAR).save(path, quality=90)
+    big = app.cutout(path, tmp_path / "big.png")
+    assert big.size == (8000, 6000) and big.mode == "RGBA"
+    alpha = np.asarray(big.getchannel("A"))
+    assert 0.05 < (alpha > 127).mean() < 0.95, (alpha > 127).mean()      # a subject, not all or nothing
+    small = photos.save(tmp_path / "coffee.png", "coffee")
+    assert_same_cutout(app.cutout(small, tmp_path / "next.png"), native_cutout(small, tmp_path))
 
 
 @pytest.mark.parametrize("how, name, mime, fmt, params", [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 
 import pytest
 
@@ -14,6 +13,7 @@ from app.core.spec import DEFAULT_MODELS, get_spec
 from tests import photos
 from tests.browser.app_page import AppPage
 from tests.browser.reference import assert_same_cutout, native_cutout
+from tests.browser.site_copy import linked_copy, replace
 from app.ui.text import format_bytes
 from builder.serve import serving
 
@@ -119,18 +119,16 @@ def test_the_model_named_in_the_address_is_used(open_app, tmp_path):
 def broken_site(site, tmp_path):
     """A copy of the built site (hard links) whose model file the test can break and
     repair, served on its own port: what a host with a bad upload looks like."""
-    copy = tmp_path / "site"
-    shutil.copytree(site, copy, copy_function=os.link)
+    copy = linked_copy(site, tmp_path / "site")
     model = copy / "models" / get_spec(DEFAULT_MODELS["wasm"]).file
     original = site / "models" / get_spec(DEFAULT_MODELS["wasm"]).file
 
     def break_model(kind: str):
         data = original.read_bytes()
-        model.unlink()
         if kind == "short":
-            model.write_bytes(data[: len(data) // 3])
+            replace(model, data[: len(data) // 3])
         elif kind == "damaged":
-            model.write_bytes(data[:1000] + bytes(255 - b for b in data[1000:1100]) + data[1100:])
+            replace(model, data[:1000] + bytes(255 - b for b in data[1000:1100]) + data[1100:])
 
     def repair():
         model.unlink(missing_ok=True)

@@ -10,9 +10,6 @@ model on WebGPU is checked outside the suite). What is tested:
 """
 from __future__ import annotations
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 
@@ -20,6 +17,7 @@ from app.core.backends import PROBE_TOLERANCE
 from app.core.spec import get_spec
 from builder.serve import serving
 from tests.browser.app_page import AppPage
+from tests.browser.site_copy import linked_copy, replace
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 SWIFTSHADER_WEBGPU = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
@@ -81,12 +79,9 @@ def test_asked_to_run_on_webgpu_the_page_checks_it_and_runs_there(gpu_browser, s
 @pytest.fixture
 def site_with_a_failing_probe(site, tmp_path):
     """A copy of the site whose probe expects another answer: a GPU that computes wrong."""
-    copy = tmp_path / "site"
-    shutil.copytree(site, copy, copy_function=os.link)
+    copy = linked_copy(site, tmp_path / "site")
     expected = copy / "models" / "probe" / "probe-expected.bin"
-    values = 1 - np.frombuffer(expected.read_bytes(), "<f4")
-    expected.unlink()
-    expected.write_bytes(values.astype("<f4").tobytes())
+    replace(expected, (1 - np.frombuffer(expected.read_bytes(), "<f4")).astype("<f4").tobytes())
     with serving(copy) as url:
         yield url
 
