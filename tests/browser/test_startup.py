@@ -125,7 +125,9 @@ def broken_site(site, tmp_path):
 
     def break_model(kind: str):
         data = original.read_bytes()
-        if kind == "short":
+        if kind == "missing":
+            model.unlink()
+        elif kind == "short":
             replace(model, data[: len(data) // 3])
         elif kind == "damaged":
             replace(model, data[:1000] + bytes(255 - b for b in data[1000:1100]) + data[1100:])
