@@ -6,6 +6,7 @@ the pipeline, the engine and the command line. A fake `infer` stands in for the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import struct
 import zlib
 
@@ -53,7 +54,10 @@ def png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     return chunks
 
 
+@functools.cache
 def srgb_profile() -> bytes:
+    """One sRGB profile for the whole run (a new one carries the current time, so two made
+    a second apart differ)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
