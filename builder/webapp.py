@@ -22,7 +22,7 @@ from builder.files import BuildError, log, sha256_bytes, sha256_file_listed, wri
 from builder.icons import ICONS, background_colour
 from builder.paths import ROOT
 from builder.pins import ORT_OPTIONAL_FILES
-from builder.serve import ISOLATION_HEADERS
+from builder.serve import ISOLATION_HEADERS, MIME_TYPES
 from builder.shell import run
 
 ICON_SOURCE = "static/icon.svg"
@@ -109,6 +109,7 @@ def service_worker_build(site: Path, models: list[dict]) -> dict:
         "files": files,
         "models": sorted(m["sha256"] for m in models),
         "headers": {**ISOLATION_HEADERS, "Content-Security-Policy": policy()},
+        "types": MIME_TYPES,  # the dev server's content types, by suffix: one list for both
         "shareTarget": SHARE_TARGET,
     }
 

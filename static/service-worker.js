@@ -3,8 +3,8 @@
 //
 // The build renders this file to sw.js at the site root (builder/webapp.py) and puts BUILD
 // in place of the comment below: the files to precache with their sha256, the version
-// (a hash of that list: the cache's name), the models' sha256, the headers to add and the
-// share target's path.
+// (a hash of that list: the cache's name), the models' sha256, the headers to add, the
+// content types by suffix (builder/serve.py's) and the share target's path.
 //
 // - install: every listed file into the cache "cutout-shell-<version>", each checked by
 //   sha256; a file an older version already holds with the same hash is copied, not
@@ -60,13 +60,7 @@ async function download(file) {
 }
 
 function contentType(path) {
-  const types = {
-    html: "text/html; charset=utf-8", js: "text/javascript", mjs: "text/javascript", css: "text/css",
-    json: "application/json", webmanifest: "application/manifest+json", wasm: "application/wasm",
-    svg: "image/svg+xml", png: "image/png", toml: "text/plain; charset=utf-8",
-    py: "text/plain; charset=utf-8", txt: "text/plain; charset=utf-8",
-  };
-  return types[path.split(".").pop()] || "application/octet-stream";
+  return BUILD.types["." + path.split(".").pop().toLowerCase()] || "application/octet-stream";
 }
 
 // Kept with the headers it is served with, so that it is served exactly as stored (no
