@@ -497,6 +497,21 @@ def _apply_stroke(alpha: np.ndarray, source: _Photo, stroke: Stroke) -> list[Pat
     return tiles.apply(alpha, restore)
 
 
+def _between(pixels, target, other, prior, doubt=F32(0)) -> np.ndarray:
+    """Where each pixel's colour lies on the line from `other` to `target` (colours on the
+    last axis), in [0, 1]: matting's compositing-equation solve, pulled towards `prior`
+    by PRIOR, by MISFIT times the squared distance from that line, and by `doubt`; then
+    values within CLEAR of 0 or 1 go there."""
+    line = target - other
+    length2 = (line * line).sum(-1)
+    offset = ((pixels - other) * line).sum(-1)
+    projected = np.clip(offset / (length2 + F32(1e-4)), 0, 1)
+    misfit = pixels - other - projected[..., None] * line
+    weight = F32(PRIOR) + F32(MISFIT) * (misfit * misfit).sum(-1) + doubt
+    solved = (offset + weight * prior) / (length2 + weight)
+    return np.clip((solved - F32(CLEAR)) * F32(1 / (1 - 2 * CLEAR)), 0, 1)
+
+
 def _blocks(radius: float) -> tuple[int, ...]:
     """Scales of the local colour means for a brush of this radius (pixels)."""
     return tuple(sorted({max(2, round(radius / 4)), max(2, round(radius))}))
@@ -528,15 +543,7 @@ def _snap(planes: list, alpha: np.ndarray, distance: np.ndarray, radius: float, 
     other[core] = 0
     if float(other.sum()) < 1.0:
         return np.ones_like(distance)
-    back = local_colour(planes, other, blocks)
-    line = target - back
-    length2 = (line * line).sum(-1)
-    offset = ((pixels - back) * line).sum(-1)
-    projected = np.clip(offset / (length2 + F32(1e-4)), 0, 1)
-    misfit = pixels - back - projected[..., None] * line
-    weight = F32(PRIOR) + F32(MISFIT) * (misfit * misfit).sum(-1)
-    solved = (offset + weight) / (length2 + weight)
-    solved = np.clip((solved - F32(CLEAR)) * F32(1 / (1 - 2 * CLEAR)), 0, 1)
+    solved = _between(pixels, target, local_colour(planes, other, blocks), F32(1))
     if min(height, width) > 2 * GUIDE_RADIUS:
         a, b = guided_coefficients(planes, solved, GUIDE_RADIUS, GUIDE_EPS, mean=box)
         solved = apply_coefficients(planes, a, b)
@@ -656,15 +663,7 @@ def _snap_band(source: _Photo, grids, band, box_, work_shape, scales, weight) ->
     outside = np.stack([sample(grids[1][c]) for c in range(3)], axis=1)
     seen = np.clip(sample(grids[1][3]), 0, 1)
     prior = weight.reshape(-1)[band].astype(F32) * F32(1 / 255)
-    line = inside - outside
-    length2 = (line * line).sum(1)
-    offset = ((crop - outside) * line).sum(1)
-    projected = np.clip(offset / (length2 + F32(1e-4)), 0, 1)
-    misfit = crop - outside - projected[:, None] * line
-    strength = F32(PRIOR) + F32(MISFIT) * (misfit * misfit).sum(1) + F32(UNSEEN) * (1 - seen)
-    solved = (offset + strength * prior) / (length2 + strength)
-    solved = (solved - F32(CLEAR)) * F32(1 / (1 - 2 * CLEAR))
-    return to_alpha8(np.clip(solved, 0, 1))
+    return to_alpha8(_between(crop, inside, outside, prior, F32(UNSEEN) * (1 - seen)))
 
 
 # -- views and the cutout ---------------------------------------------------------------
