@@ -33,8 +33,10 @@ _CACHE: dict[tuple, Path] = {}
 # differently: natively, its integer path and the same graph computed in float differ by a
 # mean 0.06-1.1/255 and IoU 0.977-0.9997 on the four test photos, mirrored or not (the page
 # and the command line: cat 1.10/255, 0.991). A pre-processing drift between page and command
-# line moves far more, and the 16-bit parity test keeps the tight bound.
-KERNEL_TOLERANCE = {"isnet-fp16": (1 / 255, 0.99), "isnet-int8": (2 / 255, 0.98)}
+# line moves far more, and the 16-bit parity test keeps the tight bound. Native MLAS also
+# picks its integer kernels by CPU (AVX2, AVX-512 VNNI), which round apart again: on an
+# AVX-512 VNNI machine the cat with its edge shifted in by 6 px came to 2.002/255, IoU 0.985.
+KERNEL_TOLERANCE = {"isnet-fp16": (1 / 255, 0.99), "isnet-int8": (2.5 / 255, 0.98)}
 
 
 def cli_flags(options: Options) -> list[str]:
