@@ -1,5 +1,5 @@
-"""The worker's state: which model session is open, which request is the newest,
-which cutout the page shows, and what the worker is doing now (progress).
+"""The worker's state: which model session is open, which photos (jobs) are being cut
+out or were cancelled, their finished cutouts, and what the worker is doing now (progress).
 
 It runs anywhere asyncio runs: the Pyodide worker (`app/worker.py`) gives it
 ONNX Runtime Web's session loader, the unit tests give it a fake one, so its
@@ -10,12 +10,12 @@ Imports: `app.core` only (never `js` / `pyodide`).
     >>> session, result = await engine.cutout(1, photo_bytes, "", Options())
     >>> png, seconds = engine.encode_png(1)
 
-Requests are numbered by the page, newest highest. A newer request supersedes
-every older one: an older photo stops at its next stage, and a finished result
-of one is dropped. A finished result becomes the cutout *on screen* only when
-the page asks for its PNG (`encode_png`), which it does as it draws it: a result
-that a cancel overtook is never drawn, so it is never what an edge-setting change
-(`restyle`) redoes.
+Every photo is a job with a number the page gives it. Jobs run one inference at a
+time, in the order they came. A cancelled job stops at its next stage and its result,
+if it had finished, is dropped: it can no longer be restyled or encoded. Finished
+cutouts are kept by job at full resolution until the page forgets them (`forget`),
+and never more than `KEEP_RESULTS` of them, so memory stays bounded however many
+photos are queued.
 
 A session is anything with `spec` (`ModelSpec`), `release()` (awaitable) and
 `await session(tensor)`; `load_session(spec, on_bytes, on_stage)` opens one, calling
@@ -35,9 +35,13 @@ from app.core.spec import ModelSpec
 
 LoadSession = Callable[[ModelSpec, Callable[[int, int], None]], Awaitable[object]]
 
+# Full-resolution cutouts kept at once (the photo on screen, the one just finished and
+# the one being exported): a 48 MP cutout with its photo and working data is ~1 GB.
+KEEP_RESULTS = 3
+
 
 class Engine:
-    """Worker state: one model session, one inference at a time, newest request wins."""
+    """Worker state: one model session, one inference at a time, finished cutouts by job."""
 
     def __init__(self, specs: dict[str, ModelSpec], load_session: LoadSession, default_model: str,
                  on_progress: Callable[[dict], None] | None = None):
@@ -50,11 +54,9 @@ class Engine:
         self.session = None
         self.loading: dict[str, asyncio.Future] = {}
         self.inference_lock = asyncio.Lock()
-        self.latest_request = 0
-        # (request, cutout): the newest result not drawn yet, and the one the page shows.
-        self.finished: tuple[int, pipeline.Cutout] | None = None
-        self.on_screen: tuple[int, pipeline.Cutout] | None = None
-        self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "request": 0}
+        self.cancelled: set[int] = set()
+        self.results: dict[int, pipeline.Cutout] = {}     # by job, oldest first
+        self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "job": 0}
 
     def _report(self, **changes) -> None:
         """Update the progress snapshot and push it (a busy worker cannot be polled)."""
@@ -111,40 +113,52 @@ class Engine:
         return session
 
     # -- cutout --------------------------------------------------------------
-    def supersede(self, request_id: int) -> None:
-        """Every request older than `request_id` stops at its next stage, and the
-        result of one that the page has not drawn is dropped."""
-        self.latest_request = max(self.latest_request, request_id)
-        if self.finished is not None and self.finished[0] < self.latest_request:
-            self.finished = None
+    def cancel(self, job: int) -> None:
+        """`job` stops at its next stage (a running inference finishes first: ONNX Runtime
+        cannot stop mid-run), and its finished cutout, if any, is dropped."""
+        self.cancelled.add(job)
+        self.results.pop(job, None)
 
-    def _check(self, request_id: int) -> None:
-        if request_id < self.latest_request:
+    def forget(self, job: int) -> None:
+        """The page no longer needs `job`'s full-resolution cutout: free it."""
+        self.results.pop(job, None)
+
+    def result(self, job: int) -> pipeline.Cutout:
+        """`job`'s kept cutout; Cancelled if it was cancelled, forgotten or never made."""
+        if job not in self.results:
+            raise Cancelled()
+        return self.results[job]
+
+    def _check(self, job: int) -> None:
+        if job in self.cancelled:
             raise Cancelled()
 
-    def _stage_reporter(self, request_id: int):
-        """on_stage for the pipeline: reports progress, cancels superseded requests."""
-        self.supersede(request_id)
+    def _stage_reporter(self, job: int):
+        """on_stage for the pipeline: reports progress, stops cancelled jobs."""
 
         def on_stage(stage: str):
-            self._check(request_id)
-            self._report(phase="work", stage=stage, request=request_id)
+            self._check(job)
+            self._report(phase="work", stage=stage, job=job)
 
         return on_stage
 
-    def _keep_for_page(self, request_id: int, result: pipeline.Cutout, started: float) -> pipeline.Cutout:
-        """Keep `result` for the page to draw, unless a newer request came meanwhile."""
-        self._check(request_id)
+    def _keep(self, job: int, result: pipeline.Cutout, started: float) -> pipeline.Cutout:
+        """Keep `result` as `job`'s cutout (unless the job was cancelled meanwhile), the
+        oldest kept one making way beyond KEEP_RESULTS."""
+        self._check(job)
         result.timings["total"] = time.perf_counter() - started
-        self.finished = (request_id, result)
+        self.results.pop(job, None)
+        self.results[job] = result
+        while len(self.results) > KEEP_RESULTS:
+            del self.results[next(iter(self.results))]
         return result
 
-    async def cutout(self, request_id: int, data: bytes, model: str, options: Options, downscale: bool = False):
-        """(session, cutout) of the photo in `data`; Cancelled if a newer request came first.
+    async def cutout(self, job: int, data: bytes, model: str, options: Options, downscale: bool = False):
+        """(session, cutout) of the photo in `data`; Cancelled if the job was cancelled first.
         `downscale`: the user agreed that a photo over the size limit is downscaled to fit."""
-        on_stage = self._stage_reporter(request_id)
+        on_stage = self._stage_reporter(job)
         async with self.inference_lock:
-            self._check(request_id)
+            self._check(job)
             # Inside the lock: a model switched meanwhile has released the old session.
             session = await self.session_for(model)
             started = time.perf_counter()
@@ -153,30 +167,23 @@ class Engine:
                                                           downscale)
             finally:
                 self._report(phase="ready", stage="")
-            return session, self._keep_for_page(request_id, result, started)
+            return session, self._keep(job, result, started)
 
-    def restyle(self, request_id: int, options: Options):
-        """(session, cutout): the cutout on screen again with other options (no inference)."""
-        if self.on_screen is None:
-            raise Cancelled()
-        on_stage = self._stage_reporter(request_id)
+    def restyle(self, job: int, options: Options):
+        """(session, cutout): `job`'s cutout again with other options (no inference)."""
+        kept = self.result(job)
+        on_stage = self._stage_reporter(job)
         started = time.perf_counter()
         try:
-            result = pipeline.restyle(self.on_screen[1], options, on_stage)
+            result = pipeline.restyle(kept, options, on_stage)
         finally:
             self._report(phase="ready", stage="")
-        return self.session, self._keep_for_page(request_id, result, started)
+        return self.session, self._keep(job, result, started)
 
-    def encode_png(self, request_id: int, keep_colour_profile: bool = True) -> tuple[bytes, float]:
-        """The page draws `request_id`'s result: it becomes the cutout on screen (what
-        `restyle` redoes). Returns its PNG bytes (`pipeline.encode`) and the seconds the
-        encoding took."""
-        if self.finished is not None and self.finished[0] == request_id:
-            self.on_screen, self.finished = self.finished, None
-        if self.on_screen is None or self.on_screen[0] != request_id:
-            raise Cancelled()
-        cutout = self.on_screen[1]
-        self._report(phase="work", stage="encode", request=request_id)
+    def encode_png(self, job: int, keep_colour_profile: bool = True) -> tuple[bytes, float]:
+        """`job`'s PNG bytes (`pipeline.encode`) and the seconds the encoding took."""
+        cutout = self.result(job)
+        self._report(phase="work", stage="encode", job=job)
         try:
             return pipeline.encode(cutout, keep_colour_profile=keep_colour_profile), cutout.timings["encode"]
         finally:

@@ -1,8 +1,9 @@
 """The Pyodide worker's API, exported to the page (`__export__`).
 
 Bytes in, pixels / PNG bytes and stats out. All NumPy, Pillow and inference
-work happens here, off the page's UI thread. The worker's state (the loaded
-model, the newest request, the cutout on screen, progress) is an
+work happens here, off the page's UI thread. Each photo is a job the page numbers.
+The worker's state (the loaded model, cancelled jobs, finished cutouts by job,
+progress) is an
 `app.engine.Engine` given ONNX Runtime Web's session loader; this module only
 converts between JS and Python. Progress is pushed to the page on a
 BroadcastChannel it names (`report_to`): a worker busy with NumPy cannot answer
@@ -104,42 +105,42 @@ def _options(options_json) -> Options:
         raise InputError(f"Invalid edge settings: {exc}") from None
 
 
-async def cutout(request_id, data, model: str = "", options_json: str = "", downscale=False):
+async def cutout(job, data, model: str = "", options_json: str = "", downscale=False):
     """Cut out the photo in `data` (ArrayBuffer or Uint8Array) with the edge
     settings in `options_json` (`Options` fields; '' = defaults); `downscale`: the
     user agreed that a photo over the size limit is downscaled to fit.
 
-    Returns `{ok, request, width, height, rgba: Uint8ClampedArray, timings,
+    Returns `{ok, job, width, height, rgba: Uint8ClampedArray, timings,
     photo_note, ...}`; `photo_note` says how the file was read when not quite as it
     is (first frame of an animation, downscaled), else ''.
     """
     try:
         options = _options(options_json)
         await _choose_default_model()
-        session, result = await ENGINE.cutout(int(request_id), data.to_bytes(), str(model), options,
+        session, result = await ENGINE.cutout(int(job), data.to_bytes(), str(model), options,
                                               bool(downscale))
     except Exception as exc:
         return _failure(exc)
-    return _result(request_id, session, result)
+    return _result(job, session, result)
 
 
-def restyle(request_id, options_json: str = ""):
-    """The last cutout post-processed again with other edge settings (no inference);
+def restyle(job, options_json: str = ""):
+    """`job`'s cutout post-processed again with other edge settings (no inference);
     same reply as `cutout`."""
     try:
-        session, result = ENGINE.restyle(int(request_id), _options(options_json))
+        session, result = ENGINE.restyle(int(job), _options(options_json))
     except Exception as exc:
         return _failure(exc)
-    return _result(request_id, session, result)
+    return _result(job, session, result)
 
 
-def _result(request_id, session, result):
+def _result(job, session, result):
     started = time.perf_counter()
     pixels = _typed_array(result.image.tobytes(), js.Uint8ClampedArray)
     result.timings["transfer"] = time.perf_counter() - started
     return _to_js(
         {
-            "request": int(request_id),
+            "job": int(job),
             "width": result.image.width,
             "height": result.image.height,
             "ok": True,
@@ -151,23 +152,29 @@ def _result(request_id, session, result):
     )
 
 
-def encode_png(request_id, keep_colour_profile=True):
-    """PNG bytes (Uint8Array) of the last cutout, if `request_id` is still the newest;
+def encode_png(job, keep_colour_profile=True):
+    """PNG bytes (Uint8Array) of `job`'s cutout (kept until forgotten or cancelled);
     with the photo's colour profile unless `keep_colour_profile` is false, and never
     any other metadata (EXIF, GPS)."""
     try:
-        png, seconds = ENGINE.encode_png(int(request_id), bool(keep_colour_profile))
+        png, seconds = ENGINE.encode_png(int(job), bool(keep_colour_profile))
     except Exception as exc:
         return _failure(exc)
     return _to_js(
-        {"ok": True, "request": int(request_id), "png": _typed_array(png), "seconds": round(seconds, 4)}
+        {"ok": True, "job": int(job), "png": _typed_array(png), "seconds": round(seconds, 4)}
     )
 
 
-def cancel(request_id):
-    """Drop every request older than `request_id` at its next stage (a running
-    inference finishes first: ONNX Runtime cannot stop mid-run)."""
-    ENGINE.supersede(int(request_id))
+def cancel(job):
+    """`job` stops at its next stage (a running inference finishes first: ONNX Runtime
+    cannot stop mid-run) and its cutout is dropped."""
+    ENGINE.cancel(int(job))
+    return _to_js({"ok": True})
+
+
+def forget(job):
+    """The page no longer needs `job`'s full-resolution cutout: its memory is freed."""
+    ENGINE.forget(int(job))
     return _to_js({"ok": True})
 
 
@@ -193,4 +200,4 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "prepare", "cutout", "restyle", "encode_png", "cancel"]
+__export__ = ["report_to", "prepare", "cutout", "restyle", "encode_png", "cancel", "forget"]

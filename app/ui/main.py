@@ -1,19 +1,22 @@
-"""The page's main-thread UI (MicroPython): drop / paste / pick a photo, show
-progress, draw the cutout over a checkerboard, offer the PNG download.
+"""The page's main-thread UI (MicroPython): takes photos (drop, paste, pick), runs
+them through the worker one at a time, shows progress and the cutout, offers the PNG.
 
-All heavy work is asked of the Pyodide worker named "cutout" (`app/worker.py`).
-Each photo gets a request number; a newer photo supersedes an older one, and a
-result that arrives for a superseded request is dropped. Controls and the busy
-state are restored in `finally`, so an error never leaves the page stuck.
-Imports: `pyscript`, `app.ui.text`, `app.ui.prefetch`.
+The work is modelled in `app.ui.state` (the queue of jobs), drawn by `app.ui.views`,
+and asked of the worker through `app.ui.client`; this module wires the page's events
+to them. Every user action that starts work gets a number (`#result`'s
+`data-request`; `data-done` once its work is over). Controls and the busy state are
+restored in `finally`, so an error never leaves the page stuck.
+Imports: `pyscript`, `app.ui`.
 """
 import asyncio
 import json
 
-from pyscript import document, js_import, window, workers
-from pyscript.ffi import create_proxy, to_js
+from pyscript import document, js_import, window
+from pyscript.ffi import create_proxy
 
-from app.ui import prefetch, text
+from app.ui import prefetch, state, text
+from app.ui.client import WorkerClient
+from app.ui.views import ResultView, StatusView, element
 
 WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
@@ -27,39 +30,33 @@ SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "keep_main_subject
 SLIDERS = ("shift_edge", "feather")
 
 
-def element(id_):
-    return document.getElementById(id_)
+def now():
+    return window.performance.now() / 1000
 
 
 class Page:
     def __init__(self):
         self.drop_zone = element("drop-zone")
         self.file_input = element("file-input")
-        self.status = element("status")
-        self.alert = element("alert")        # errors again, for screen readers, at once
         self.keep_profile = element("keep_colour_profile")
-        self.meter = element("meter")
-        self.result = element("result")
-        self.canvas = element("cutout")
-        self.download = element("download")
-        self.details = element("details")
         self.engine = element("engine")
         self.model_select = element("model")
         self.backend_select = element("backend")
-        self.cancel_button = element("cancel")
-        self.downscale_button = self.make_downscale_button()
-        self.too_large = None      # a photo over the size limit the worker can downscale
-        self.worker = None
-        self.request = 0
-        self.busy = False
-        self.loading_model = False
-        self.last_file = None      # the photo on screen: settings changes redo it
-        self.drawn = 0             # the request whose result is on the canvas
+        self.status = StatusView()
+        self.view = ResultView()
+        self.downscale_button = self.status.make_button_after_status("downscale", text.DOWNSCALE_BUTTON)
+        self.queue = state.Queue()
+        self.files = {}            # job id -> its File, until the job is finished
+        self.client = None         # the worker, once it has started
+        self.runner = None         # the task working through the queue
+        self.action = 0            # the newest user action that started work
+        self.shown = None          # the done job whose cutout is on screen
+        self.shown_file = None     # ...and its File: a model change redoes it
+        self.too_large = None      # a failed job the worker can downscale
+        self.restyling = False
         self.restyle_pending = False
+        self.loading_model = False
         self.option_defaults = {}
-        self.download_url = None
-        self.shown = None          # details and timings of the finished result on screen
-        self.channel = None        # the worker's progress arrives here (BroadcastChannel)
         self.boot_stage = text.STAGE_LABELS["boot"]    # what starting the worker is at
         self.early_bytes = None    # (received, total) of the model downloading while it starts
         self.engine_key = ""       # "model/backend" of the session the worker has open
@@ -86,7 +83,7 @@ class Page:
         for name in SLIDERS:
             self.listen(element(name), "input", self.on_slider_input)
         self.listen(element("reset-edges"), "click", self.on_reset_options)
-        self.listen(self.cancel_button, "click", self.on_cancel)
+        self.listen(self.view.cancel_button, "click", self.on_cancel)
         self.listen(self.downscale_button, "click", self.on_downscale)
         self.listen(element("backdrop"), "change", self.on_backdrop)
         self.listen(self.keep_profile, "change", self.on_profile_change)
@@ -127,8 +124,8 @@ class Page:
 
     def say_boot(self):
         """While the worker starts: its stage, and the model's early download if any."""
-        if self.worker is None:
-            self.say(text.boot_line(self.boot_stage, self.early_bytes))
+        if self.client is None:
+            self.status.say(text.boot_line(self.boot_stage, self.early_bytes))
 
     def on_early_bytes(self, received, total):
         self.early_bytes = (int(received), int(total))
@@ -136,36 +133,46 @@ class Page:
 
     def on_worker_progress(self, event):
         """The worker's progress, pushed as it happens: shown only while the page waits
-        for it (never over "Done." or an error), and never an older request's stage."""
-        if not (self.busy or self.loading_model):
+        for it (never over "Done." or an error), and never another job's stage."""
+        if not (self.busy() or self.loading_model):
             return
         status = json.loads(str(event.data))
-        if status.get("phase") == "work" and status.get("request") != self.request:
-            return
+        if status.get("phase") == "work":
+            job = self.queue.working()
+            if job is None or status.get("job") != job.id:
+                return
+            self.queue.set_stage(job.id, status.get("stage") or "")
         line = text.describe_progress(status, self.inference_seconds.get(self.engine_key))
         if line:
-            self.say(line)
-        self.show_meter(status)
+            self.status.say(line)
+        self.status.show_meter(status)
 
     def on_backdrop(self, event):
-        """Show the cutout over a checkerboard, white or black: fringes show on plain colours."""
-        for name in ("white", "black"):
-            self.result.classList.toggle("on-" + name, event.target.value == name)
+        self.view.set_backdrop(event.target.value)
 
     def on_cancel(self, event):
-        """Stop waiting for the photo being worked on; the previous result comes back."""
-        if not self.busy:
+        """Stop the photo being worked on; the previous result comes back."""
+        job = self.queue.working()
+        if job is None:
             return
-        request = self.begin("")
-        if self.worker is not None:
-            self.worker.cancel(request)          # a promise; nothing to wait for
-        self.finish(request)
-        self.say("Cancelled.")
+        self.cancel_job(job)
+        if self.queue.next_waiting() is None:
+            self.view.restore_shown()
+            self.view.end_busy()
+            self.status.hide_meter()
+            self.view.mark_done(job.batch)
+        self.status.say("Cancelled.")
 
     def on_downscale(self, event):
         """The user agrees: the photo over the size limit again, downscaled to fit."""
-        if self.too_large is not None:
-            asyncio.create_task(self.process(self.too_large, downscale=True))
+        job = self.too_large
+        if job is not None and job.id in self.files:
+            self.too_large = None
+            self.queue.retry(job.id)
+            job.downscale = True
+            self.start_action(job.name)
+            job.batch = self.action
+            self.ensure_running()
 
     def on_option_change(self, event):
         window.localStorage.setItem(OPTIONS_KEY, self.options_json())
@@ -178,6 +185,19 @@ class Page:
         self.set_options(self.option_defaults)
         self.on_option_change(event)
 
+    def on_model_change(self, event):
+        asyncio.create_task(self.switch_model())
+
+    def on_backend_change(self, event):
+        window.localStorage.setItem(BACKEND_KEY, self.backend_select.value)
+        asyncio.create_task(self.switch_model())
+
+    def on_profile_change(self, event):
+        window.localStorage.setItem(PROFILE_KEY, "1" if self.keep_profile.checked else "0")
+        if self.shown is not None and not self.busy():
+            asyncio.create_task(self.encode_again(self.shown))
+
+    # -- settings ------------------------------------------------------------
     def options_json(self):
         """The edge settings as the worker's `Options` fields, in JSON."""
         values = {name: bool(element(name).checked) for name in SWITCHES}
@@ -209,28 +229,6 @@ class Page:
             except ValueError:
                 window.localStorage.removeItem(OPTIONS_KEY)
 
-    def on_model_change(self, event):
-        asyncio.create_task(self.switch_model())
-
-    def on_backend_change(self, event):
-        window.localStorage.setItem(BACKEND_KEY, self.backend_select.value)
-        asyncio.create_task(self.switch_model())
-
-    async def switch_model(self):
-        """Remember and load the chosen model, then redo the photo on screen with it."""
-        window.localStorage.setItem(MODEL_KEY, self.model())
-        if await self.prepare_model() and self.last_file is not None and not self.busy:
-            await self.process(self.last_file)
-
-    def take_files(self, files):
-        if not files or not files.length:
-            return
-        note = ""
-        if files.length > 1:
-            note = "Took the first of {} files (one photo at a time for now).".format(files.length)
-        asyncio.create_task(self.process(files.item(0), note))
-
-    # -- work ----------------------------------------------------------------
     def restore_model_choice(self):
         """`?model=NAME` and `?backend=NAME` in the address, else the last choices, else
         the worker's default model and the automatic back-end."""
@@ -244,6 +242,13 @@ class Page:
         """The chosen model, or '' for the worker's default until it has told us which."""
         return self.model_select.value
 
+    async def switch_model(self):
+        """Remember and load the chosen model, then redo the photo on screen with it."""
+        window.localStorage.setItem(MODEL_KEY, self.model())
+        if await self.prepare_model() and self.shown_file is not None and not self.busy():
+            self.take_files([self.shown_file])
+
+    # -- start-up ------------------------------------------------------------
     async def download_early(self):
         """Start downloading the model while Python starts in the worker, when it is sure
         which file the worker will want (app/ui/prefetch.py): the worker then takes it from
@@ -274,134 +279,219 @@ class Page:
     async def boot(self):
         """Wait for the worker, have it push its progress here, then fetch the model at once."""
         try:
-            worker = await workers["cutout"]
-            name = "cutout-progress-{}".format(window.Math.random())    # this page's own channel
-            self.channel = window.BroadcastChannel.new(name)
-            self.listen(self.channel, "message", self.on_worker_progress)
-            await worker.report_to(name)
+            client = await WorkerClient.connect(self.on_worker_progress)
         except Exception as exc:
-            self.say("The engine could not start: {}. Reload the page to try again.".format(exc), error=True)
+            self.status.say("The engine could not start: {}. Reload the page to try again.".format(exc),
+                            error=True)
             return
-        self.worker = worker
+        self.client = client
         await self.prepare_model()
 
     async def prepare_model(self):
         self.loading_model = True
         try:
             failed_before = window.localStorage.getItem(WEBGPU_FAILED_KEY) or ""
-            info = await self.worker.prepare(self.model(), self.backend_select.value or "auto", failed_before)
+            info = await self.client.prepare(self.model(), self.backend_select.value or "auto", failed_before)
         finally:
             self.loading_model = False
         if not info.ok:
-            self.say(text.failure(info.kind, info.error), error=True)
+            self.status.say(text.failure(info.kind, info.error), error=True)
             return False
         if not self.option_defaults:
             self.restore_options(info.defaults)
         self.show_engine(info)
-        if not self.busy:
-            self.say("Ready. Drop a photo, paste one, or choose a file.")
+        if not self.busy():
+            self.status.say("Ready. Drop a photo, paste one, or choose a file.")
         return True
 
-    async def process(self, file, note="", downscale=False):
-        """Cut out `file` with the chosen model and edge settings (`downscale`: to fit the
-        size limit, as the user agreed)."""
-        request = self.begin(file.name)
-        try:
-            if file.type and not file.type.startswith("image/"):
-                self.say("{} is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(file.name, file.type), error=True)
-                return
-            data = await file.arrayBuffer()
-            while self.worker is None:
-                await asyncio.sleep(WAIT_SECONDS)
-            result = await self.worker.cutout(request, data, self.model(), self.options_json(), downscale)
-            await self.show_result(request, file, result, note)
-        except Exception as exc:
-            if request == self.request:
-                self.say("Something went wrong: {}".format(exc), error=True)
-        finally:
-            self.finish(request)
+    # -- the queue -----------------------------------------------------------
+    def busy(self):
+        return self.queue.working() is not None or self.queue.next_waiting() is not None or self.restyling
 
-    async def restyle(self):
-        """The photo on screen again with the new edge settings (no second inference)."""
-        if self.last_file is None or self.worker is None:
+    def take_files(self, files):
+        """A newer photo replaces the one being worked on (one photo at a time for now)."""
+        count = len(files) if isinstance(files, list) else files.length
+        if not count:
             return
-        if self.busy:
-            self.restyle_pending = True
-            return
-        file = self.last_file
-        request = self.begin(file.name)
-        try:
-            result = await self.worker.restyle(request, self.options_json())
-            await self.show_result(request, file, result)
-        except Exception as exc:
-            if request == self.request:
-                self.say("Something went wrong: {}".format(exc), error=True)
-        finally:
-            self.finish(request)
+        first = files[0] if isinstance(files, list) else files.item(0)
+        for job_id in self.queue.cancel_unfinished():
+            self.forget_file(job_id)
+            if self.client is not None:
+                self.client.cancel(job_id)
+        self.start_action(first.name)
+        job = self.queue.add(first.name, first.size, self.action)
+        if count > 1:
+            job.remark = "Took the first of {} files (one photo at a time for now).".format(count)
+        self.files[job.id] = first
+        self.ensure_running()
 
-    def begin(self, name):
-        """A new request: supersedes any older one; returns its number."""
-        self.request += 1
+    def start_action(self, name):
+        """A user action that starts work: numbered, and the page shows it is busy."""
+        self.action += 1
         self.restyle_pending = False
         self.downscale_button.hidden = True
-        self.result.dataset.request = str(self.request)
-        self.start_busy(name)
-        return self.request
+        self.view.mark_request(self.action)
+        self.view.start_busy(name)
+        self.status.say("Working on {}…".format(name))
 
-    def finish(self, request):
-        if request != self.request:
-            return
-        if self.download.hidden:
-            self.restore_shown()
-        self.end_busy()
-        self.result.dataset.done = str(request)
-        if self.restyle_pending:
-            asyncio.create_task(self.restyle())
+    def ensure_running(self):
+        if self.runner is None:
+            self.runner = asyncio.create_task(self.run_queue())
 
-    async def show_result(self, request, file, result, note=""):
-        """Draw a worker result at once, then get its PNG and offer the download.
+    async def run_queue(self):
+        """Work through the queue, one photo at a time, until nothing waits."""
+        try:
+            while True:
+                job = self.queue.next_waiting()
+                if job is None:
+                    break
+                await self.run_job(job)
+                self.after_job(job)
+        finally:
+            self.runner = None
+            if not self.busy():
+                self.view.end_busy()
+                self.status.hide_meter()
 
-        Once drawn, the photo is the one on screen (settings changes redo it) and
-        nothing is left to cancel; its PNG is offered even if a newer file came
-        meanwhile, unless a newer result has been drawn over it."""
-        name = file.name
-        if request != self.request:
+    def after_job(self, job):
+        """Mark the action done once all its jobs are; bring back the previous result
+        when the photo failed or was cancelled."""
+        if job.state != state.DONE and job.batch == self.action:
+            self.view.restore_shown()
+        if self.queue.batch_finished(job.batch) and job.batch == self.action:
+            if self.queue.next_waiting() is None:
+                self.view.end_busy()
+                self.status.hide_meter()
+            self.view.mark_done(job.batch)
+            if self.restyle_pending:
+                asyncio.create_task(self.restyle())
+
+    async def run_job(self, job):
+        file = self.files.get(job.id)
+        self.queue.start(job.id, now())
+        self.view.start_busy(job.name, job.id)
+        try:
+            if file.type and not file.type.startswith("image/"):
+                self.queue.fail(job.id, "{} is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(
+                    file.name, file.type))
+                return
+            data = await file.arrayBuffer()
+            while self.client is None:
+                await asyncio.sleep(WAIT_SECONDS)
+            if job.finished:
+                return                          # cancelled while the file was read
+            result = await self.client.cutout(job.id, data, self.model(), self.options_json(),
+                                              job.downscale)
+            if job.finished:
+                return                          # cancelled meanwhile: never drawn
+            if not result.ok:
+                if result.kind != "cancelled":
+                    self.queue.fail(job.id, text.failure(result.kind, result.error, job.name),
+                                    bool(result.kind == "input" and result.downscale))
+                return
+            self.queue.finish(job.id, result.width, result.height, now(), result.photo_note or "")
+            await self.show_result(job, result)
+        except Exception as exc:
+            self.queue.fail(job.id, "Something went wrong: {}".format(exc))
+        finally:
+            self.report_failure(job)
+            if job.state != state.FAILED or not job.downscalable:
+                self.forget_file(job.id)
+
+    def report_failure(self, job):
+        if job.state != state.FAILED:
             return
-        if not result.ok:
-            if result.kind != "cancelled":
-                self.say(text.failure(result.kind, result.error, name), error=True)
-            if result.kind == "input" and result.downscale:
-                self.too_large = file
-                self.downscale_button.hidden = False
-            return
-        photo_note = result.photo_note or ""
+        if job.batch == self.action:
+            self.status.say(job.error, error=True)
+        if job.downscalable:
+            self.too_large = job
+            self.downscale_button.hidden = False
+
+    def cancel_job(self, job):
+        if self.queue.cancel(job.id):
+            self.forget_file(job.id)
+            if self.client is not None:
+                self.client.cancel(job.id)
+
+    def forget_file(self, job_id):
+        if job_id in self.files:
+            del self.files[job_id]
+
+    # -- results -------------------------------------------------------------
+    async def show_result(self, job, result):
+        """Draw a finished job's cutout at once, then get its PNG and offer the download.
+        Once drawn, the photo is the one on screen (settings changes redo it)."""
         self.show_engine(result)
-        self.draw(result)
-        self.drawn = request
-        self.last_file = file
-        self.cancel_button.hidden = True
-        self.forget_shown()
+        self.view.draw(result)
+        previous, self.shown, self.shown_file = self.shown, job.id, self.files.get(job.id)
+        if previous is not None and previous != job.id:
+            self.client.forget(previous)
+        self.view.hide_cancel()
+        self.view.forget_shown()
+        await self.offer(job.id, job.name, result, job.remark)
+
+    async def offer(self, job_id, name, result, note=""):
+        """The details of `result`, then its PNG on offer; `note` follows "Done."."""
         timings = _timings(result.timings)
         if "inference" in timings:
             self.remember_inference(timings["inference"])
-        self.show_details(name, result, timings)
-        self.say("Preparing the PNG…")
-        encoded = await self.worker.encode_png(request, bool(self.keep_profile.checked))
-        if request != self.drawn:
+        self.view.show_details(name, result.width, result.height, timings)
+        self.status.say("Preparing the PNG…")
+        encoded = await self.client.encode_png(job_id, bool(self.keep_profile.checked))
+        if job_id != self.shown:
             return
         if not encoded.ok:
             if encoded.kind != "cancelled":
-                self.say("The PNG could not be made: {}".format(encoded.error), error=True)
+                self.status.say("The PNG could not be made: {}".format(encoded.error), error=True)
             return
         timings["encode"] = float(encoded.seconds)
         timings["total"] += timings["encode"]
-        self.details.dataset.timings = json.dumps(timings)
-        self.show_details(name, result, timings)
-        filename = text.cutout_filename(name)
-        self.offer_download(encoded.png, filename)
-        self.shown = {"details": self.details.textContent, "timings": self.details.dataset.timings}
-        if request == self.request:
-            self.say(text.done_line(photo_note, note))
+        self.view.show_details(name, result.width, result.height, timings)
+        self.view.offer_download(encoded.png, text.cutout_filename(name))
+        self.view.keep_shown()
+        if self.queue.working() is None and self.queue.next_waiting() is None:
+            self.status.say(text.done_line(result.photo_note or "", note))
+
+    async def restyle(self):
+        """The photo on screen again with the new edge settings (no second inference)."""
+        if self.shown is None or self.client is None:
+            return
+        if self.busy():
+            self.restyle_pending = True
+            return
+        job = self.queue.get(self.shown)
+        self.start_action(job.name)
+        action = self.action
+        self.view.hide_cancel()
+        self.restyling = True
+        try:
+            result = await self.client.restyle(job.id, self.options_json())
+            if action != self.action:
+                return
+            if not result.ok:
+                if result.kind != "cancelled":
+                    self.status.say(text.failure(result.kind, result.error, job.name), error=True)
+                return
+            self.view.draw(result)
+            self.view.forget_shown()
+            await self.offer(job.id, job.name, result)
+        except Exception as exc:
+            self.status.say("Something went wrong: {}".format(exc), error=True)
+        finally:
+            self.restyling = False
+            if action == self.action:
+                self.view.restore_shown()
+                self.view.end_busy()
+                self.status.hide_meter()
+                self.view.mark_done(action)
+                if self.restyle_pending:
+                    asyncio.create_task(self.restyle())
+
+    async def encode_again(self, job_id):
+        """The PNG on offer made again, with or without the colour profile as now chosen."""
+        encoded = await self.client.encode_png(job_id, bool(self.keep_profile.checked))
+        if encoded.ok and job_id == self.shown and not self.busy():
+            self.view.offer_download(encoded.png, self.view.filename())
 
     @staticmethod
     def stored_inference_seconds():
@@ -414,12 +504,6 @@ class Page:
     def remember_inference(self, seconds):
         self.inference_seconds[self.engine_key] = round(seconds, 1)
         window.localStorage.setItem(INFERENCE_KEY, json.dumps(self.inference_seconds))
-
-    # -- view ----------------------------------------------------------------
-    def say(self, message, error=False):
-        self.status.textContent = message
-        self.status.classList.toggle("error", error)
-        self.alert.textContent = message if error else ""
 
     def show_engine(self, info):
         """The model and engine that really run (from the worker's reply); a WebGPU
@@ -436,99 +520,6 @@ class Page:
             window.localStorage.setItem(WEBGPU_FAILED_KEY, info.webgpu_failed)
         elif info.backend == "webgpu":
             window.localStorage.removeItem(WEBGPU_FAILED_KEY)
-
-    def show_meter(self, status):
-        """Model bytes while downloading; no figure while the model is opened (its time
-        is unknown); the stage reached while a photo is worked on."""
-        stage = status.get("stage") or ""
-        total = status.get("total") or 0
-        if stage == "fetch:model" and total:
-            self.meter.max = total
-            self.meter.value = status.get("received") or 0
-        elif stage in ("find:model", "open:model", "check:webgpu"):
-            self.meter.removeAttribute("value")          # indeterminate
-        elif stage in text.PHOTO_STAGES:
-            self.meter.max = len(text.PHOTO_STAGES)
-            self.meter.value = text.PHOTO_STAGES.index(stage)
-        self.meter.hidden = not (stage in ("find:model", "fetch:model", "open:model", "check:webgpu")
-                                 or stage in text.PHOTO_STAGES)
-
-    def make_downscale_button(self):
-        """The offer to downscale a photo over the size limit, after the status line
-        (hidden until the worker says a photo can be)."""
-        button = document.createElement("button")
-        button.type = "button"
-        button.id = "downscale"
-        button.className = "button"
-        button.textContent = text.DOWNSCALE_BUTTON
-        button.hidden = True
-        self.status.insertAdjacentElement("afterend", button)
-        return button
-
-    def start_busy(self, name):
-        self.busy = True
-        self.result.setAttribute("aria-busy", "true")
-        self.result.classList.add("working")
-        self.download.hidden = True          # never offer the previous photo's PNG meanwhile
-        self.cancel_button.hidden = False
-        self.details.textContent = name
-        self.details.dataset.timings = ""
-        self.say("Working on {}…".format(name))
-
-    def end_busy(self):
-        self.busy = False
-        self.cancel_button.hidden = True
-        self.meter.hidden = True
-        self.result.setAttribute("aria-busy", "false")
-        self.result.classList.remove("working")
-
-    def show_details(self, name, result, timings):
-        self.details.textContent = "{} · {}×{} · {}".format(
-            name, result.width, result.height, text.describe_timings(timings)
-        )
-
-    def draw(self, result):
-        self.canvas.width = result.width
-        self.canvas.height = result.height
-        pixels = window.ImageData.new(result.rgba, result.width, result.height)
-        self.canvas.getContext("2d").putImageData(pixels, 0, 0)
-        self.canvas.setAttribute("aria-label", "Cutout preview")
-        self.result.classList.add("has-image")
-
-    def on_profile_change(self, event):
-        window.localStorage.setItem(PROFILE_KEY, "1" if self.keep_profile.checked else "0")
-        if self.drawn and not self.busy:
-            asyncio.create_task(self.encode_again(self.drawn))
-
-    async def encode_again(self, request):
-        """The PNG on offer made again, with or without the colour profile as now chosen."""
-        encoded = await self.worker.encode_png(request, bool(self.keep_profile.checked))
-        if encoded.ok and request == self.drawn and not self.busy:
-            self.offer_download(encoded.png, self.download.getAttribute("download"))
-
-    def offer_download(self, png, filename):
-        blob = window.Blob.new(to_js([png]), to_js({"type": "image/png"}))
-        self.download_url = window.URL.createObjectURL(blob)
-        self.download.href = self.download_url
-        self.download.setAttribute("download", filename)
-        self.download.hidden = False
-
-    def restore_shown(self):
-        """After a failed or cancelled photo, the previous result is offered again:
-        a bad file never costs the user the cutout they already have."""
-        if self.shown is None:
-            return
-        self.details.textContent = self.shown["details"]
-        self.details.dataset.timings = self.shown["timings"]
-        self.download.hidden = False
-
-    def forget_shown(self):
-        """A new image is on the canvas: the previous result and its PNG are gone."""
-        self.shown = None
-        self.download.removeAttribute("href")
-        if self.download_url:
-            window.URL.revokeObjectURL(self.download_url)
-            self.download_url = None
 
 
 def _timings(js_timings):

@@ -45,7 +45,7 @@ def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(first_cutout, 
     app, _ = first_cutout
     app.pick(photos.save(tmp_path / "astronaut.png", "astronaut"))
     app.wait_status("text.startsWith('Finding the subject')")
-    cancelled = int(app.page.locator("#result").get_attribute("data-request"))
+    cancelled = int(app.page.locator("#result").get_attribute("data-job"))
     app.cancel_button.click()
     app.wait_status("text === 'Cancelled.'", timeout=2000)
     assert not app.busy and app.cancel_button.is_hidden()
@@ -59,7 +59,7 @@ def test_cancel_stops_waiting_and_brings_back_the_previous_cutout(first_cutout, 
     # The next photo runs once the cancelled inference is over (one at a time):
     # by then the worker has shown whether it went on with the cancelled photo.
     app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "next.png")
-    stages = [p["stage"] for p in app.worker_progress() if p["phase"] == "work" and p["request"] == cancelled]
+    stages = [p["stage"] for p in app.worker_progress() if p["phase"] == "work" and p["job"] == cancelled]
     assert "inference" in stages and "postprocess" not in stages, stages
 
 

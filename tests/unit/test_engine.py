@@ -20,7 +20,7 @@ from app.core import pipeline, preprocess
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
 from app.core.spec import load_specs
-from app.engine import Engine
+from app.engine import KEEP_RESULTS, Engine
 from tests.helpers import encode, gradient_photo
 
 SPECS = load_specs()
@@ -195,7 +195,7 @@ def test_a_model_switch_during_inference_waits_for_it():
         return await asyncio.gather(running, switching, return_exceptions=True)
 
     older, newer = run(scenario())
-    assert isinstance(older, Cancelled)           # superseded by request 2 meanwhile
+    assert width_of(older) == 40 and older[0].spec.name == DEFAULT
     assert width_of(newer) == 50 and newer[0].spec.name == OTHER
 
 
@@ -255,9 +255,9 @@ def test_a_bad_photo_is_an_input_error_and_the_engine_stays_usable():
     assert width_of(run(scenario())) == 40
 
 
-def test_a_newer_photo_supersedes_one_in_inference():
-    """Photo 2 arrives while photo 1 is in inference: 1 stops at its next stage
-    (post-processing never runs for it), 2 is cut out."""
+def test_a_job_cancelled_in_inference_stops_there():
+    """Job 1 is cancelled while in inference (the page took a newer photo): 1 stops at
+    its next stage (post-processing never runs for it), job 2 is cut out."""
     engine, loader = make_engine()
 
     async def scenario():
@@ -265,6 +265,7 @@ def test_a_newer_photo_supersedes_one_in_inference():
         loader.sessions[0].gate = asyncio.Event()
         older = asyncio.ensure_future(cut(engine, 1, 40))
         await asyncio.sleep(0.01)
+        engine.cancel(1)
         newer = asyncio.ensure_future(cut(engine, 2, 50))
         await asyncio.sleep(0.01)
         loader.sessions[0].gate.set()
@@ -276,36 +277,35 @@ def test_a_newer_photo_supersedes_one_in_inference():
         engine.encode_png(1)
 
 
-def test_a_request_superseded_while_waiting_never_runs():
-    """Three photos: 2 waits for 1's inference and is superseded by 3 before its turn,
-    so the model runs for 1 and 3 only."""
+def test_jobs_run_in_order_and_a_job_cancelled_while_waiting_never_runs():
+    """Three queued jobs: 2 waits for 1's inference and is cancelled before its turn,
+    so the model runs for 1 and 3 only, in the order they came."""
     engine, loader = make_engine()
 
     async def scenario():
         await engine.session_for("")
         session = loader.sessions[0]
         session.gate = asyncio.Event()
-        tasks = [asyncio.ensure_future(cut(engine, 1, 40))]
+        order = []
+        session.on_run = lambda: order.append(engine.progress["job"])
+        tasks = [asyncio.ensure_future(cut(engine, job, width)) for job, width in ((1, 40), (2, 50), (3, 60))]
         await asyncio.sleep(0.01)
-        tasks.append(asyncio.ensure_future(cut(engine, 2, 50)))
-        await asyncio.sleep(0.01)
-        tasks.append(asyncio.ensure_future(cut(engine, 3, 60)))
-        await asyncio.sleep(0.01)
+        engine.cancel(2)
         session.gate.set()
-        return await asyncio.gather(*tasks, return_exceptions=True), session.runs
+        return await asyncio.gather(*tasks, return_exceptions=True), session.runs, order
 
-    (first, second, third), runs = run(scenario())
-    assert isinstance(first, Cancelled) and isinstance(second, Cancelled)
-    assert width_of(third) == 60 and runs == 2
+    (first, second, third), runs, order = run(scenario())
+    assert width_of(first) == 40 and isinstance(second, Cancelled) and width_of(third) == 60
+    assert runs == 2 and order == [1, 3]
 
 
-def cancel_during(monkeypatch, engine, target, name, cancel_with):
-    """Make `target.name` deliver a cancel (request `cancel_with`) while it runs."""
+def cancel_during(monkeypatch, engine, target, name, job):
+    """Make `target.name` deliver a cancel of `job` while it runs."""
     original = getattr(target, name)
 
     def wrapped(*args, **kwargs):
         result = original(*args, **kwargs)
-        engine.supersede(cancel_with)
+        engine.cancel(job)
         return result
 
     monkeypatch.setattr(target, name, wrapped)
@@ -317,80 +317,91 @@ def cancel_during(monkeypatch, engine, target, name, cancel_with):
     ("postprocess", pipeline, "_postprocess"),
 ])
 def test_cancel_during_a_stage_drops_the_photo(monkeypatch, stage, target, name):
-    """Cancel (request 3) arriving while photo 2 is in `stage`: photo 2's cutout is
-    never handed out, and the cutout on screen (photo 1) is what an edge-setting
-    change redoes."""
+    """A cancel of job 2 arriving while it is in `stage`: its cutout is never handed
+    out, and job 1 (on screen) can still be restyled."""
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
     engine.encode_png(1)                              # the page shows photo 1
-    cancel_during(monkeypatch, engine, target, name, cancel_with=3)
+    cancel_during(monkeypatch, engine, target, name, job=2)
     with pytest.raises(Cancelled):
         run(cut(engine, 2, 50))
     monkeypatch.undo()
     with pytest.raises(Cancelled):
         engine.encode_png(2)
-    _, restyled = engine.restyle(4, Options(shift_edge=-1))
+    _, restyled = engine.restyle(1, Options(shift_edge=-1))
     assert restyled.image.width == 40, f"cancelled during {stage}, yet its photo came back"
 
 
 def test_cancel_during_inference_drops_the_photo():
-    """Cancel while photo 2 is in inference: the model finishes (it cannot stop),
-    nothing after it runs, and photo 1 stays the one edge changes redo."""
+    """Cancel while job 2 is in inference: the model finishes (it cannot stop),
+    nothing after it runs, and job 1 is kept."""
     engine, loader = make_engine()
 
     async def scenario():
         await cut(engine, 1, 40)
         engine.encode_png(1)
-        loader.sessions[0].on_run = lambda: engine.supersede(3)
+        loader.sessions[0].on_run = lambda: engine.cancel(2)
         with pytest.raises(Cancelled):
             await cut(engine, 2, 50)
 
     run(scenario())
-    _, restyled = engine.restyle(4, PLAIN)
+    assert list(engine.results) == [1]
+    _, restyled = engine.restyle(1, PLAIN)
     assert restyled.image.width == 40
 
 
 def test_cancel_after_the_result_left_the_worker_drops_it():
-    """Photo 2 finished and its reply is on its way, then the page's cancel arrives
-    first (the page drops the late reply and never draws it): an edge change then
-    redoes photo 1, not photo 2."""
+    """Job 2 finished and its reply is on its way, then the page's cancel arrives:
+    its cutout can no longer be encoded or restyled (the bug the old "newest request"
+    bookkeeping let through), and job 1 is untouched."""
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
     engine.encode_png(1)
     run(cut(engine, 2, 50))
-    engine.supersede(3)                               # the page's cancel
-    with pytest.raises(Cancelled):
-        engine.encode_png(2)
-    _, restyled = engine.restyle(4, PLAIN)
+    engine.cancel(2)
+    for call in (lambda: engine.encode_png(2), lambda: engine.restyle(2, PLAIN)):
+        with pytest.raises(Cancelled):
+            call()
+    _, restyled = engine.restyle(1, PLAIN)
     assert restyled.image.width == 40
 
 
-def test_the_png_of_the_photo_on_screen_survives_a_newer_request():
-    """The page drew photo 2 and asked for its PNG; a newer file (request 3, say a
-    bad one) arriving meanwhile does not take photo 2 off the screen."""
+def test_each_job_keeps_its_own_cutout():
+    """Two finished jobs are encoded and restyled each as itself, in any order."""
     engine, _ = make_engine()
+    run(cut(engine, 1, 40))
     run(cut(engine, 2, 50))
-    engine.encode_png(2)
-    engine.supersede(3)
-    png, _ = engine.encode_png(2)
-    assert Image.open(io.BytesIO(png)).width == 50
-    _, restyled = engine.restyle(4, PLAIN)
-    assert restyled.image.width == 50
+    assert Image.open(io.BytesIO(engine.encode_png(1)[0])).width == 40
+    assert Image.open(io.BytesIO(engine.encode_png(2)[0])).width == 50
+    assert engine.restyle(1, PLAIN)[1].image.width == 40
 
 
-def test_restyle_redoes_the_cutout_on_screen_without_inference():
-    """A settings change redoes the photo on screen from its stored mask: no model
+def test_memory_is_bounded_however_many_jobs_finish():
+    """Only the newest KEEP_RESULTS cutouts stay in memory; a forgotten one is freed at
+    once, and asking for a freed one is Cancelled, not a crash."""
+    engine, _ = make_engine()
+    for job in range(1, 8):
+        run(cut(engine, job, 30 + job))
+    assert list(engine.results) == list(range(8 - KEEP_RESULTS, 8))
+    engine.forget(7)
+    assert 7 not in engine.results
+    with pytest.raises(Cancelled):
+        engine.encode_png(1)
+
+
+def test_restyle_redoes_the_cutout_without_inference():
+    """A settings change redoes the job's photo from its stored mask: no model
     run, same size, fewer opaque pixels with the edge shifted in."""
     engine, loader = make_engine()
     _, before = run(cut(engine, 1, 40, options=Options()))
     engine.encode_png(1)
-    _, after = engine.restyle(2, Options(shift_edge=-3))
+    _, after = engine.restyle(1, Options(shift_edge=-3))
     assert loader.sessions[0].runs == 1
     assert after.image.size == before.image.size
     assert (after.alpha > 127).sum() < (before.alpha > 127).sum()
     assert set(after.timings) == {"postprocess", "total"}
-    engine.encode_png(2)
-    _, again = engine.restyle(3, Options(shift_edge=-3))
+    engine.encode_png(1)
+    _, again = engine.restyle(1, Options(shift_edge=-3))
     np.testing.assert_array_equal(again.alpha, after.alpha)
 
 
@@ -400,7 +411,7 @@ def test_restyle_before_any_cutout_is_cancelled():
         engine.restyle(1, PLAIN)
 
 
-def test_a_superseded_request_cannot_be_encoded():
+def test_an_unknown_job_cannot_be_encoded():
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
     with pytest.raises(Cancelled):
@@ -410,14 +421,14 @@ def test_a_superseded_request_cannot_be_encoded():
 # -- progress ------------------------------------------------------------------------
 def test_progress_is_pushed_at_every_step():
     """The page cannot poll a worker busy with NumPy, so every change is pushed: the
-    loader's own steps, the model's bytes, then opening it, then each stage of the photo with its request,
+    loader's own steps, the model's bytes, then opening it, then each stage of the photo with its job,
     then idle."""
     pushed = []
     engine = Engine(SPECS, FakeLoader(), DEFAULT, on_progress=pushed.append)
     run(cut(engine, 7, 40))
     engine.encode_png(7)
     total = SPECS[DEFAULT].bytes
-    steps = [(p["phase"], p["stage"], p["received"], p["request"]) for p in pushed]
+    steps = [(p["phase"], p["stage"], p["received"], p["job"]) for p in pushed]
     assert steps == [
         ("download", "find:model", 0, 0),
         ("download", "check:fake", 0, 0),

@@ -1,0 +1,48 @@
+"""The page's one door to the Pyodide worker named "cutout" (`app/worker.py`).
+
+Every call the page makes to the worker goes through `WorkerClient`, so the worker's
+API is listed once on this side: each method names the job it is about, and returns
+the worker's reply (`ok`, and on failure `kind` and `error`). The worker pushes its
+progress on a BroadcastChannel unique to this page (`connect`).
+Imports: `pyscript`.
+"""
+from pyscript import window, workers
+from pyscript.ffi import create_proxy
+
+
+class WorkerClient:
+    def __init__(self, worker, channel, proxy):
+        self.worker = worker
+        self._channel = channel      # kept alive with its listener
+        self._proxy = proxy
+
+    @classmethod
+    async def connect(cls, on_progress):
+        """Wait for the worker to start, then have it push each progress snapshot (JSON)
+        to `on_progress(event)`."""
+        worker = await workers["cutout"]
+        name = "cutout-progress-{}".format(window.Math.random())    # this page's own channel
+        channel = window.BroadcastChannel.new(name)
+        proxy = create_proxy(on_progress)
+        channel.addEventListener("message", proxy)
+        await worker.report_to(name)
+        return cls(worker, channel, proxy)
+
+    async def prepare(self, model, backend, failed_before):
+        """Download and open the model now (the reply names what really runs)."""
+        return await self.worker.prepare(model, backend, failed_before)
+
+    async def cutout(self, job_id, data, model, options_json, downscale=False):
+        return await self.worker.cutout(job_id, data, model, options_json, downscale)
+
+    async def restyle(self, job_id, options_json):
+        return await self.worker.restyle(job_id, options_json)
+
+    async def encode_png(self, job_id, keep_colour_profile):
+        return await self.worker.encode_png(job_id, keep_colour_profile)
+
+    def cancel(self, job_id):
+        self.worker.cancel(job_id)          # a promise; nothing to wait for
+
+    def forget(self, job_id):
+        self.worker.forget(job_id)
