@@ -11,7 +11,7 @@ from pathlib import Path
 
 from builder.files import BuildError, log, read_json, sha256_file
 from builder.paths import NPM_STAMP_NAME, ROOT
-from builder.pins import NPM_PACKAGES
+from builder.pins import NPM_PACKAGES, NPM_TEST_PACKAGES
 
 
 def check_package_json(package_json: Path, expected: dict[str, str] = NPM_PACKAGES) -> None:
@@ -31,6 +31,22 @@ def check_package_json(package_json: Path, expected: dict[str, str] = NPM_PACKAG
         )
 
 
+def check_test_packages(package_json: Path, expected: dict[str, str] = NPM_TEST_PACKAGES) -> None:
+    """package.json's devDependencies must pin the tests' packages at the versions in
+    builder/pins.py (its other devDependencies are bench/speed.py's, pinned only there)."""
+    deps = read_json(package_json).get("devDependencies", {})
+    problems = [
+        f"{name}: builder/pins.py wants {version}, package.json's devDependencies have {deps.get(name, 'nothing')}"
+        for name, version in expected.items()
+        if deps.get(name) != version
+    ]
+    if problems:
+        raise BuildError(
+            f"{package_json} disagrees with the versions in builder/pins.py:\n  " + "\n  ".join(problems)
+            + "\nEdit both, then run `npm install --package-lock-only` and commit the lock."
+        )
+
+
 def check_installed_versions(node_modules: Path, expected: dict[str, str] = NPM_PACKAGES) -> None:
     for name, version in expected.items():
         found = read_json(node_modules / name / "package.json").get("version")
@@ -44,11 +60,13 @@ def ensure_node_modules(root: Path = ROOT) -> None:
     node_modules = root / "node_modules"
     stamp = node_modules / NPM_STAMP_NAME
     check_package_json(root / "package.json")
+    check_test_packages(root / "package.json")
+    everything = {**NPM_PACKAGES, **NPM_TEST_PACKAGES}
     if not lock.exists():
         raise BuildError(f"{lock} is missing; run `npm install --package-lock-only` and commit it")
     wanted = sha256_file(lock)
     if stamp.exists() and stamp.read_text().strip() == wanted:
-        check_installed_versions(node_modules)
+        check_installed_versions(node_modules, everything)
         return
     npm = shutil.which("npm")
     if npm is None:
@@ -57,5 +75,5 @@ def ensure_node_modules(root: Path = ROOT) -> None:
     command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"]
     if subprocess.call(command, cwd=root) != 0:
         raise BuildError("`npm ci` failed (see its output above)")
-    check_installed_versions(node_modules)
+    check_installed_versions(node_modules, everything)
     stamp.write_text(wanted + "\n")

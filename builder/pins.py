@@ -21,6 +21,11 @@ NPM_PACKAGES = {
     "@imgly/background-removal-data": MODEL_DATA_VERSION,
 }
 
+# For the tests only (package.json's devDependencies): installed by the same `npm ci`,
+# never copied into dist/, so not in build-info.json or licenses.txt.
+AXE_CORE_VERSION = "4.14.1"  # tests/browser/test_accessibility.py injects axe.min.js
+NPM_TEST_PACKAGES = {"axe-core": AXE_CORE_VERSION}
+
 # Pyodide packages we ship: name in pyodide-lock.json -> version (requirements-dev.txt
 # pins the same versions for the native reference).
 PYODIDE_WHEELS = {"numpy": "2.0.2", "pillow": "10.2.0"}
