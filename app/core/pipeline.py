@@ -20,18 +20,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
-from . import postprocess, preprocess, refine
+from . import compose, export as formats, postprocess, preprocess, refine
 from .options import Options, as_options
 from .spec import ModelSpec
 
 # Stable stage names, reported to progress callbacks and used as timing keys.
 STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
+
+# The model's mask is kept at 16 bits (`pack_mask`): a cutout made again from it later,
+# without inference, is the same as the first, which used the same levels.
+MASK_LEVELS = 65535
 
 Infer = Callable[[np.ndarray], Awaitable[np.ndarray]]
 OnStage = Callable[[str], None]
@@ -116,6 +121,34 @@ async def remove_background(
                   photo_alpha=decoded.alpha, icc_profile=decoded.icc_profile, notes=decoded.notes)
 
 
+def remake(photo: bytes, mask: np.ndarray, options=None, on_stage: OnStage | None = None,
+           downscale: bool = False) -> Cutout:
+    """The cutout of `photo` from a mask the model made for it before (`unpack_mask`):
+    decode and post-process only, no inference. Equal to the first cutout with the same
+    options."""
+    options = as_options(options)
+    stages = _Stages(on_stage)
+    decoded = stages.run("decode", preprocess.decode_photo, photo, downscale)
+    reuse = refine.Reuse()
+    rgba = stages.run("postprocess", _refine, decoded.image, mask, options, reuse, decoded.alpha)
+    return Cutout(image=rgba, mask=mask, photo=decoded.image, timings=stages.timings, reuse=reuse,
+                  photo_alpha=decoded.alpha, icc_profile=decoded.icc_profile, notes=decoded.notes)
+
+
+def pack_mask(mask: np.ndarray) -> bytes:
+    """The (S, S) model mask in a few hundred kB at most (16-bit levels, compressed): what
+    a queue keeps of each finished photo instead of its full-resolution buffers."""
+    side = np.asarray(mask.shape, dtype="<u4").tobytes()
+    levels = np.round(mask * MASK_LEVELS).astype("<u2")
+    return side + zlib.compress(levels.tobytes(), 1)
+
+
+def unpack_mask(packed: bytes) -> np.ndarray:
+    shape = tuple(int(n) for n in np.frombuffer(packed[:8], dtype="<u4"))
+    levels = np.frombuffer(zlib.decompress(packed[8:]), dtype="<u2").reshape(shape)
+    return levels.astype(np.float32) / np.float32(MASK_LEVELS)
+
+
 def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cutout:
     """The same photo and model mask post-processed with other `options`: what a
     change of edge settings costs, without decoding or inference again, and without
@@ -130,7 +163,7 @@ def restyle(cutout: Cutout, options=None, on_stage: OnStage | None = None) -> Cu
 def _postprocess(image: Image.Image, raw: np.ndarray, options: Options, reuse: refine.Reuse | None = None,
                  photo_alpha: np.ndarray | None = None):
     """(RGBA cutout at full resolution, (S, S) model mask in [0, 1]); see refine.py."""
-    mask = postprocess.normalise_mask(raw)
+    mask = unpack_mask(pack_mask(postprocess.normalise_mask(raw)))
     return _refine(image, mask, options, reuse, photo_alpha), mask
 
 
@@ -142,7 +175,16 @@ def _refine(image: Image.Image, mask: np.ndarray, options: Options, reuse: refin
     if photo_alpha is not None:
         alpha = np.minimum(np.asarray(rgba.getchannel("A")), photo_alpha)
         rgba.putalpha(Image.fromarray(alpha, mode="L"))
-    return rgba
+    return _clear_hidden(rgba)
+
+
+def _clear_hidden(rgba: Image.Image) -> Image.Image:
+    """Fully transparent pixels made black: what the user cut away is gone from the
+    file, not merely hidden (dropping a PNG's alpha would otherwise show the old
+    background, people and places included)."""
+    pixels = np.asarray(rgba).copy()
+    pixels[pixels[:, :, 3] == 0, :3] = 0
+    return Image.fromarray(pixels, mode="RGBA")
 
 
 def encode(cutout: Cutout, on_stage: OnStage | None = None, keep_colour_profile: bool = True) -> bytes:
@@ -154,3 +196,21 @@ def encode(cutout: Cutout, on_stage: OnStage | None = None, keep_colour_profile:
     png = stages.run("encode", postprocess.encode_png, cutout.image, postprocess.PNG_COMPRESS_LEVEL, profile)
     cutout.timings.update(stages.timings)
     return png
+
+
+def export(cutout: Cutout, layout: "compose.Layout | None" = None, fmt: str = "png",
+           keep_colour_profile: bool = True, on_stage: OnStage | None = None) -> bytes:
+    """The file the user downloads: the cutout laid out (`compose.render`: background,
+    shadow, frame) and encoded as `fmt` (`export.FORMATS`); adds the `encode` timing.
+    The default layout and "png" give exactly `encode`'s PNG."""
+    layout = layout or compose.Layout()
+    stages = _Stages(on_stage)
+    profile = cutout.icc_profile if keep_colour_profile else None
+
+    def make():
+        image = cutout.image if layout == compose.Layout() else compose.render(cutout.image, cutout.photo, layout)
+        return formats.encode(image, fmt, profile)
+
+    data = stages.run("encode", make)
+    cutout.timings.update(stages.timings)
+    return data

@@ -80,13 +80,17 @@ def test_infer_receives_the_model_input():
 
 
 def test_cutout_is_full_size_with_mask_from_infer():
-    """The cutout is RGBA at the photo's size, keeps its RGB, and its alpha follows the
-    fake mask (the red channel): left half opaque, right half transparent.
+    """The cutout is RGBA at the photo's size, keeps its RGB where it is visible, is
+    black where fully transparent (the cut-away background is not in the file), and its
+    alpha follows the fake mask (the red channel): left half opaque, right half transparent.
     """
     photo = red_left_blue_right(40, 30)
     cutout = run(encode(photo, "PNG"))
     assert (cutout.image.mode, cutout.image.size) == ("RGBA", (40, 30))
-    np.testing.assert_array_equal(np.asarray(cutout.image)[..., :3], np.asarray(photo))
+    visible = cutout.alpha > 0
+    np.testing.assert_array_equal(np.asarray(cutout.image)[visible][:, :3], np.asarray(photo)[visible])
+    np.testing.assert_array_equal(np.asarray(cutout.image)[~visible][:, :3], 0)
+    assert visible.sum() > 500 and (~visible).sum() > 500
     alpha = cutout.alpha
     assert alpha.shape == (30, 40) and alpha.dtype == np.uint8
     np.testing.assert_array_equal(alpha[:, :18], 255)
@@ -139,14 +143,17 @@ def test_infer_error_propagates():
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
 def test_pillow_image_skips_decode(mode):
-    """A Pillow image (any mode) skips decode: no decode stage or timing, same size, RGB kept."""
+    """A Pillow image (any mode) skips decode: no decode stage or timing, same size, RGB
+    kept where visible."""
     image = gradient_photo(24, 16).convert(mode)
     seen = []
     cutout = run(image, on_stage=seen.append)
     assert seen == RUN_STAGES[1:]
     assert list(cutout.timings) == RUN_STAGES[1:]
     assert (cutout.image.mode, cutout.image.size) == ("RGBA", (24, 16))
-    np.testing.assert_array_equal(np.asarray(cutout.image)[..., :3], np.asarray(image.convert("RGB")))
+    visible = cutout.alpha > 0
+    np.testing.assert_array_equal(np.asarray(cutout.image)[visible][:, :3],
+                                  np.asarray(image.convert("RGB"))[visible])
 
 
 def test_pillow_image_is_not_modified():
@@ -232,3 +239,41 @@ def test_restyle_reuses_the_cutouts_working_results_and_matches_a_fresh_run():
         cutout = pipeline.restyle(cutout, options)
         assert cutout.reuse.saved                    # the first run's results were kept
         assert cutout.image.tobytes() == run(photo, options=options).image.tobytes(), options
+
+
+# -- a cutout made again from its kept mask, and exported ---------------------------
+def test_a_packed_mask_is_small_and_comes_back_at_16_bits():
+    """pack_mask keeps the mask to 1/65535 in far fewer bytes than the float mask."""
+    ramp = np.linspace(0, 1, 1024 * 1024, dtype=np.float32).reshape(1024, 1024) ** 3
+    packed = pipeline.pack_mask(ramp)
+    back = pipeline.unpack_mask(packed)
+    assert back.shape == ramp.shape and back.dtype == np.float32
+    assert np.abs(back - ramp).max() <= 0.5 / pipeline.MASK_LEVELS + 1e-7
+    assert len(packed) < ramp.nbytes / 2
+    np.testing.assert_array_equal(pipeline.unpack_mask(pipeline.pack_mask(back)), back)
+
+
+def test_a_remade_cutout_equals_the_first_without_inference():
+    """remake (decode + post-process from the kept mask) gives the very same RGBA as the
+    first cutout, with the default edge refinement, and runs no inference."""
+    data = encode(gradient_photo(48, 36), "PNG")
+    first = run(data, options=Options())
+    seen = []
+    again = pipeline.remake(data, pipeline.unpack_mask(pipeline.pack_mask(first.mask)), Options(), seen.append)
+    assert seen == ["decode", "postprocess"]
+    assert_image_equal(again.image, first.image)
+
+
+def test_the_default_export_is_the_png_and_other_layouts_change_it():
+    """export with no layout is byte for byte `encode`'s PNG; a red square JPEG is a red
+    square of the asked size."""
+    from app.core.compose import Layout
+
+    cutout = run(encode(red_left_blue_right(40, 30), "PNG"))
+    assert pipeline.export(cutout) == pipeline.encode(cutout)
+    jpeg = pipeline.export(cutout, Layout(background="colour", colour="#00ff00", frame="square", size=64), "jpeg")
+    image = Image.open(io.BytesIO(jpeg))
+    assert image.format == "JPEG" and image.size == (64, 64)
+    r, g, b = image.convert("RGB").getpixel((63, 0))
+    assert g > 240 and r < 20 and b < 20
+    assert "encode" in cutout.timings
