@@ -28,7 +28,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from app.core import pipeline
+from app.core import compose, pipeline
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
 from app.core.spec import ModelSpec
@@ -56,6 +56,10 @@ class Engine:
         self.inference_lock = asyncio.Lock()
         self.cancelled: set[int] = set()
         self.results: dict[int, pipeline.Cutout] = {}     # by job, oldest first
+        # Every finished job's model mask (`pipeline.pack_mask`, a few hundred kB): its
+        # cutout can be made again without inference once its full-resolution one is freed.
+        self.masks: dict[int, bytes] = {}
+        self.made_with: dict[int, Options] = {}           # the edge settings of each kept cutout
         self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "job": 0}
 
     def _report(self, **changes) -> None:
@@ -118,9 +122,11 @@ class Engine:
         cannot stop mid-run), and its finished cutout, if any, is dropped."""
         self.cancelled.add(job)
         self.results.pop(job, None)
+        self.masks.pop(job, None)
 
     def forget(self, job: int) -> None:
-        """The page no longer needs `job`'s full-resolution cutout: free it."""
+        """The page no longer needs `job`'s full-resolution cutout: free it (its mask stays,
+        for `remake`)."""
         self.results.pop(job, None)
 
     def result(self, job: int) -> pipeline.Cutout:
@@ -142,13 +148,15 @@ class Engine:
 
         return on_stage
 
-    def _keep(self, job: int, result: pipeline.Cutout, started: float) -> pipeline.Cutout:
+    def _keep(self, job: int, result: pipeline.Cutout, started: float, options: Options) -> pipeline.Cutout:
         """Keep `result` as `job`'s cutout (unless the job was cancelled meanwhile), the
         oldest kept one making way beyond KEEP_RESULTS."""
         self._check(job)
         result.timings["total"] = time.perf_counter() - started
         self.results.pop(job, None)
         self.results[job] = result
+        self.made_with[job] = options
+        self.masks[job] = pipeline.pack_mask(result.mask)
         while len(self.results) > KEEP_RESULTS:
             del self.results[next(iter(self.results))]
         return result
@@ -167,7 +175,7 @@ class Engine:
                                                           downscale)
             finally:
                 self._report(phase="ready", stage="")
-            return session, self._keep(job, result, started)
+            return session, self._keep(job, result, started, options)
 
     def restyle(self, job: int, options: Options):
         """(session, cutout): `job`'s cutout again with other options (no inference)."""
@@ -178,7 +186,35 @@ class Engine:
             result = pipeline.restyle(kept, options, on_stage)
         finally:
             self._report(phase="ready", stage="")
-        return self.session, self._keep(job, result, started)
+        return self.session, self._keep(job, result, started, options)
+
+    def remake(self, job: int, data: bytes, options: Options, downscale: bool = False) -> pipeline.Cutout:
+        """`job`'s cutout with `options`: the kept one, restyled if it was made with other
+        options, or made again from the photo's bytes and its kept model mask (no
+        inference); Cancelled if the job has neither."""
+        if job in self.results:
+            if self.made_with.get(job) == options:
+                return self.results[job]
+            return self.restyle(job, options)[1]
+        if job not in self.masks:
+            raise Cancelled()
+        on_stage = self._stage_reporter(job)
+        started = time.perf_counter()
+        try:
+            result = pipeline.remake(data, pipeline.unpack_mask(self.masks[job]), options, on_stage, downscale)
+        finally:
+            self._report(phase="ready", stage="")
+        return self._keep(job, result, started, options)
+
+    def export(self, job: int, layout: compose.Layout, fmt: str, keep_colour_profile: bool = True):
+        """`job`'s download (`pipeline.export`) and the seconds it took."""
+        cutout = self.result(job)
+        self._report(phase="work", stage="encode", job=job)
+        try:
+            data = pipeline.export(cutout, layout, fmt, keep_colour_profile)
+            return data, cutout.timings["encode"]
+        finally:
+            self._report(phase="ready", stage="")
 
     def encode_png(self, job: int, keep_colour_profile: bool = True) -> tuple[bytes, float]:
         """`job`'s PNG bytes (`pipeline.encode`) and the seconds the encoding took."""

@@ -25,6 +25,9 @@ import traceback
 import js
 from pyodide.ffi import to_js
 
+from app.core import export as formats
+from app.core.archive import ZipStream
+from app.core.compose import Layout
 from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
 from app.core.options import Options
 from app.core.backends import PREFERENCES
@@ -165,6 +168,57 @@ def encode_png(job, keep_colour_profile=True):
     )
 
 
+def _layout(layout_json) -> Layout:
+    try:
+        return Layout.from_dict(json.loads(str(layout_json or "{}")))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"Invalid layout: {exc}") from None
+
+
+# The archive "Download all" is writing, between `zip_start` and `zip_finish`.
+ARCHIVE: dict[str, ZipStream] = {}
+
+
+def export(job, name, data, options_json="", layout_json="", fmt="png", keep_colour_profile=True,
+           downscale=False, into_zip=False):
+    """`job`'s download: its cutout (kept, or made again from the photo's bytes `data`
+    and its kept mask, with `options_json`) laid out as `layout_json` (`Layout` fields)
+    and encoded as `fmt` (`export.FORMATS`). Returns `{ok, job, filename, mime, seconds,
+    data}`: `data` is the file, or with `into_zip` the archive's next bytes (the file
+    went into the ZIP `zip_start` opened)."""
+    try:
+        if fmt not in formats.FORMATS:
+            raise InputError(f"Unknown format {fmt!r}.")
+        layout = _layout(layout_json)
+        source = data.to_bytes() if data is not None and hasattr(data, "to_bytes") else b""
+        ENGINE.remake(int(job), source, _options(options_json), bool(downscale))
+        file, seconds = ENGINE.export(int(job), layout, str(fmt), bool(keep_colour_profile))
+        filename = formats.filename(str(name), str(fmt))
+        if into_zip:
+            file = ARCHIVE["zip"].add(filename, file)
+    except Exception as exc:
+        return _failure(exc)
+    return _to_js({"ok": True, "job": int(job), "filename": filename, "mime": formats.FORMATS[str(fmt)].mime,
+                   "seconds": round(seconds, 4), "data": _typed_array(file)})
+
+
+def zip_start():
+    """Open the archive of "Download all" (a newer one replaces an unfinished one)."""
+    ARCHIVE["zip"] = ZipStream()
+    return _to_js({"ok": True})
+
+
+def zip_finish(report=""):
+    """Add `report` (a text of what failed, if anything) and close the archive; returns
+    its last bytes."""
+    try:
+        archive = ARCHIVE.pop("zip")
+        head = archive.add("report.txt", str(report).encode()) if report else b""
+        return _to_js({"ok": True, "data": _typed_array(head + archive.close())})
+    except Exception as exc:
+        return _failure(exc)
+
+
 def cancel(job):
     """`job` stops at its next stage (a running inference finishes first: ONNX Runtime
     cannot stop mid-run) and its cutout is dropped."""
@@ -200,4 +254,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "prepare", "cutout", "restyle", "encode_png", "cancel", "forget"]
+__export__ = ["report_to", "prepare", "cutout", "restyle", "encode_png", "export", "zip_start", "zip_finish",
+              "cancel", "forget"]

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from app.core import pipeline, preprocess
+from app.core.compose import Layout
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
 from app.core.spec import load_specs
@@ -445,3 +446,39 @@ def test_progress_is_pushed_at_every_step():
     ]
     pushed[0]["stage"] = "changed"
     assert engine.progress["stage"] == "", "the page gets copies, not the engine's own dict"
+
+
+# -- made again, exported --------------------------------------------------------------
+def test_a_freed_cutout_is_made_again_from_its_mask_without_inference():
+    """Once a job's full-resolution cutout is freed, remake gives the same cutout from the
+    photo's bytes and the kept mask, and the model does not run again."""
+    engine, loader = make_engine()
+    data = photo(40)
+    _, first = run(engine.cutout(1, data, "", Options()))
+    engine.forget(1)
+    again = engine.remake(1, data, Options())
+    assert loader.sessions[0].runs == 1
+    np.testing.assert_array_equal(np.asarray(again.image), np.asarray(first.image))
+    assert engine.remake(1, b"not used: the cutout is kept", Options()) is again
+    shifted = engine.remake(1, b"", Options(shift_edge=-2))     # other settings: restyled
+    assert (shifted.alpha > 127).sum() < (again.alpha > 127).sum() and loader.sessions[0].runs == 1
+
+
+def test_a_cancelled_job_cannot_be_made_again():
+    engine, _ = make_engine()
+    run(cut(engine, 1, 40))
+    engine.cancel(1)
+    with pytest.raises(Cancelled):
+        engine.remake(1, photo(40), PLAIN)
+
+
+def test_export_lays_out_and_encodes_the_job():
+    """A square JPEG of job 2 while job 1 is kept too: each job exports as itself."""
+    engine, _ = make_engine()
+    run(cut(engine, 1, 40))
+    run(cut(engine, 2, 50))
+    data, seconds = engine.export(2, Layout(background="colour", frame="square", size=80), "jpeg")
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG" and image.size == (80, 80) and seconds >= 0
+    png, _ = engine.export(1, Layout(), "png")
+    assert Image.open(io.BytesIO(png)).size == (40, 30)
