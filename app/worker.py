@@ -27,7 +27,7 @@ from pyodide.ffi import to_js
 
 from app.core import export as formats
 from app.core.archive import ZipStream
-from app.core.compose import Layout
+from app.core.compose import MAX_MARGIN, MIN_MARGIN, SQUARE_SIZES, Layout
 from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
 from app.core.options import Options
 from app.core.backends import PREFERENCES
@@ -97,7 +97,17 @@ async def prepare(model: str = "", backend: str = "auto", failed_before: str = "
         session = await ENGINE.session_for(model)
     except Exception as exc:
         return _failure(exc)
-    return _to_js({"ok": True, "defaults": json.dumps(Options().to_dict()), **_session_info(session)})
+    return _to_js({"ok": True, "defaults": json.dumps(Options().to_dict()), "choices": _CHOICES,
+                   **_session_info(session)})
+
+
+# What the page's export controls offer, from the core (the one place these facts live).
+_CHOICES = json.dumps({
+    "formats": [[key, spec.label, spec.short] for key, spec in formats.FORMATS.items()],
+    "squares": list(SQUARE_SIZES),
+    "margin": [MIN_MARGIN, MAX_MARGIN],
+    "layout": Layout().to_dict(),
+})
 
 
 def _options(options_json) -> Options:
@@ -137,6 +147,16 @@ def restyle(job, options_json: str = ""):
     return _result(job, session, result)
 
 
+def show(job, data, options_json="", downscale=False):
+    """`job`'s cutout to draw again (the user chose it in the list): the kept one, or
+    made again from the photo's bytes `data` and its kept mask; same reply as `cutout`."""
+    try:
+        result = ENGINE.remake(int(job), data.to_bytes(), _options(options_json), bool(downscale))
+    except Exception as exc:
+        return _failure(exc)
+    return _result(job, ENGINE.session, result)
+
+
 def _result(job, session, result):
     started = time.perf_counter()
     pixels = _typed_array(result.image.tobytes(), js.Uint8ClampedArray)
@@ -152,19 +172,6 @@ def _result(job, session, result):
             "photo_note": " ".join(result.notes),
             **_session_info(session),
         }
-    )
-
-
-def encode_png(job, keep_colour_profile=True):
-    """PNG bytes (Uint8Array) of `job`'s cutout (kept until forgotten or cancelled);
-    with the photo's colour profile unless `keep_colour_profile` is false, and never
-    any other metadata (EXIF, GPS)."""
-    try:
-        png, seconds = ENGINE.encode_png(int(job), bool(keep_colour_profile))
-    except Exception as exc:
-        return _failure(exc)
-    return _to_js(
-        {"ok": True, "job": int(job), "png": _typed_array(png), "seconds": round(seconds, 4)}
     )
 
 
@@ -254,5 +261,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "prepare", "cutout", "restyle", "encode_png", "export", "zip_start", "zip_finish",
+__export__ = ["report_to", "prepare", "cutout", "restyle", "show", "export", "zip_start", "zip_finish",
               "cancel", "forget"]

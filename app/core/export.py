@@ -27,6 +27,7 @@ class Format:
     """One way to save the result."""
 
     label: str            # what the page's menu says
+    short: str            # its download button: "Download PNG"
     mime: str
     extension: str        # of the file name, without the dot
     keeps_alpha: bool     # the file itself can be transparent
@@ -34,10 +35,10 @@ class Format:
 
 
 FORMATS = {
-    "png": Format("PNG (transparent)", "image/png", "png", True, "-cutout"),
-    "webp": Format("WebP (transparent)", "image/webp", "webp", True, "-cutout"),
-    "jpeg": Format("JPEG", "image/jpeg", "jpg", False, "-cutout"),
-    "mask": Format("Mask (black and white PNG)", "image/png", "png", False, "-mask"),
+    "png": Format("PNG (transparent)", "PNG", "image/png", "png", True, "-cutout"),
+    "webp": Format("WebP (transparent, smaller)", "WebP", "image/webp", "webp", True, "-cutout"),
+    "jpeg": Format("JPEG (on the background)", "JPEG", "image/jpeg", "jpg", False, "-cutout"),
+    "mask": Format("Mask (black and white PNG)", "mask", "image/png", "png", False, "-mask"),
 }
 
 DEFAULT_QUALITY = 92

@@ -38,8 +38,19 @@ class WorkerClient:
     async def restyle(self, job_id, options_json):
         return await self.worker.restyle(job_id, options_json)
 
-    async def encode_png(self, job_id, keep_colour_profile):
-        return await self.worker.encode_png(job_id, keep_colour_profile)
+    async def show(self, job_id, data, options_json, downscale=False):
+        return await self.worker.show(job_id, data, options_json, downscale)
+
+    async def export(self, job, data, layout_json, fmt, keep_colour_profile, into_zip=False):
+        """`job`'s download (`data`: its file's bytes, for a cutout made again)."""
+        return await self.worker.export(job.id, job.name, data, job.options, layout_json, fmt,
+                                        keep_colour_profile, job.downscale, into_zip)
+
+    async def zip_start(self):
+        return await self.worker.zip_start()
+
+    async def zip_finish(self, report):
+        return await self.worker.zip_finish(report)
 
     def cancel(self, job_id):
         self.worker.cancel(job_id)          # a promise; nothing to wait for

@@ -1,5 +1,7 @@
-"""The page's main-thread UI (MicroPython): takes photos (drop, paste, pick), runs
-them through the worker one at a time, shows progress and the cutout, offers the PNG.
+"""The page's main-thread UI (MicroPython): takes photos (drop, paste, pick, a folder,
+many at once), runs them through the worker one at a time, shows each one's progress
+and the batch's, shows a cutout and offers its download in the chosen background,
+size and format, and all of them in one ZIP.
 
 The work is modelled in `app.ui.state` (the queue of jobs), drawn by `app.ui.views`,
 and asked of the worker through `app.ui.client`; this module wires the page's events
@@ -16,7 +18,7 @@ from pyscript.ffi import create_proxy
 
 from app.ui import prefetch, state, text
 from app.ui.client import WorkerClient
-from app.ui.views import ResultView, StatusView, element
+from app.ui.views import ExportControls, QueueView, ResultView, StatusView, download, element
 
 WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
@@ -44,9 +46,14 @@ class Page:
         self.backend_select = element("backend")
         self.status = StatusView()
         self.view = ResultView()
+        self.list = QueueView()
+        self.export_controls = ExportControls()
+        self.apply_all = element("apply-all")
+        self.pinned = False        # the user chose the photo on screen: new results don't replace it
+        self.packing = ""          # what "Download all" is at, while it packs the ZIP
         self.downscale_button = self.status.make_button_after_status("downscale", text.DOWNSCALE_BUTTON)
         self.queue = state.Queue()
-        self.files = {}            # job id -> its File, until the job is finished
+        self.files = {}            # job id -> its File (kept while the job is in the list)
         self.client = None         # the worker, once it has started
         self.runner = None         # the task working through the queue
         self.action = 0            # the newest user action that started work
@@ -55,6 +62,7 @@ class Page:
         self.too_large = None      # a failed job the worker can downscale
         self.restyling = False
         self.restyle_pending = False
+        self.exports = 0           # exports asked for; only the newest one's reply is offered
         self.loading_model = False
         self.option_defaults = {}
         self.boot_stage = text.STAGE_LABELS["boot"]    # what starting the worker is at
@@ -87,6 +95,14 @@ class Page:
         self.listen(self.downscale_button, "click", self.on_downscale)
         self.listen(element("backdrop"), "change", self.on_backdrop)
         self.listen(self.keep_profile, "change", self.on_profile_change)
+        for control in self.export_controls.controls:
+            self.listen(control, "change", self.on_export_change)
+        self.listen(self.list.list, "click", self.on_list_click)
+        self.listen(self.list.download_all, "click", self.on_download_all)
+        self.listen(self.list.cancel_all, "click", self.on_cancel_all)
+        self.listen(self.list.clear, "click", self.on_clear)
+        self.listen(self.apply_all, "click", self.on_apply_all)
+        self.listen(document, "cutout:not-a-file", self.on_not_a_file)
         self.keep_profile.checked = window.localStorage.getItem(PROFILE_KEY) != "0"
         self.restore_model_choice()
         self.say_boot()
@@ -100,16 +116,17 @@ class Page:
         self.file_input.value = ""      # so that choosing the same file again is seen too
 
     def on_drag_over(self, event):
-        event.preventDefault()
         self.drop_zone.classList.add("dragging")
 
     def on_drag_leave(self, event):
         self.drop_zone.classList.remove("dragging")
 
     def on_drop(self, event):
-        event.preventDefault()
+        """static/early-input.js takes every drop (folders opened) into the file input."""
         self.drop_zone.classList.remove("dragging")
-        self.take_files(event.dataTransfer.files)
+
+    def on_not_a_file(self, event):
+        self.status.say(text.NOT_A_FILE, error=True)
 
     def on_paste(self, event):
         files = event.clipboardData.files if event.clipboardData else None
@@ -158,9 +175,7 @@ class Page:
         self.cancel_job(job)
         if self.queue.next_waiting() is None:
             self.view.restore_shown()
-            self.view.end_busy()
-            self.status.hide_meter()
-            self.view.mark_done(job.batch)
+            self.settle()
         self.status.say("Cancelled.")
 
     def on_downscale(self, event):
@@ -194,8 +209,62 @@ class Page:
 
     def on_profile_change(self, event):
         window.localStorage.setItem(PROFILE_KEY, "1" if self.keep_profile.checked else "0")
-        if self.shown is not None and not self.busy():
-            asyncio.create_task(self.encode_again(self.shown))
+        self.on_export_change(event)
+
+    def on_export_change(self, event):
+        """Background, size or format changed: the download on offer is made again."""
+        self.export_controls.remember()
+        if self.shown is not None and not self.restyling:
+            asyncio.create_task(self.export_shown())
+
+    def on_list_click(self, event):
+        target = event.target.closest("[data-action]")
+        item = event.target.closest("li")
+        if target is None or item is None:
+            return
+        job = self.queue.get(int(item.dataset.job))
+        if job is None:
+            return
+        action = target.dataset.action
+        if action == "cancel":
+            if job is self.queue.working():
+                self.on_cancel(event)
+            else:
+                self.cancel_job(job)
+            self.refresh(job)
+        elif action == "show":
+            asyncio.create_task(self.show_job(job))
+        elif action == "download":
+            asyncio.create_task(self.download_job(job))
+
+    def on_cancel_all(self, event):
+        working = self.queue.working()
+        for job in list(self.queue.jobs):
+            if not job.finished and job is not working:
+                self.cancel_job(job)
+                self.refresh(job)
+        if working is not None:
+            self.on_cancel(event)
+            self.refresh(working)
+        self.status.say("Cancelled the photos not yet done.")
+
+    def on_clear(self, event):
+        for job_id in self.queue.remove_finished(keep=self.shown):
+            self.list.remove(job_id)
+            self.forget_file(job_id)
+            if self.client is not None:
+                self.client.cancel(job_id)      # its kept mask too
+        self.show_summary()
+
+    def on_apply_all(self, event):
+        """Every photo's edge settings become the ones shown now (the ZIP makes each again)."""
+        options = self.options_json()
+        changed = 0
+        for job in self.queue.jobs:
+            if job.state in (state.WAITING, state.DONE) and job.options != options:
+                job.options = options
+                changed += 1
+        self.status.say("These edge settings now apply to every photo ({} changed).".format(changed))
 
     # -- settings ------------------------------------------------------------
     def options_json(self):
@@ -241,6 +310,9 @@ class Page:
     def model(self):
         """The chosen model, or '' for the worker's default until it has told us which."""
         return self.model_select.value
+
+    def show_apply_all(self):
+        self.apply_all.hidden = len(self.queue.jobs) < 2
 
     async def switch_model(self):
         """Remember and load the chosen model, then redo the photo on screen with it."""
@@ -299,6 +371,7 @@ class Page:
             return False
         if not self.option_defaults:
             self.restore_options(info.defaults)
+            self.export_controls.fill(json.loads(info.choices))
         self.show_engine(info)
         if not self.busy():
             self.status.say("Ready. Drop a photo, paste one, or choose a file.")
@@ -309,20 +382,19 @@ class Page:
         return self.queue.working() is not None or self.queue.next_waiting() is not None or self.restyling
 
     def take_files(self, files):
-        """A newer photo replaces the one being worked on (one photo at a time for now)."""
+        """Every file joins the queue, in order; they are cut out one at a time."""
         count = len(files) if isinstance(files, list) else files.length
         if not count:
             return
-        first = files[0] if isinstance(files, list) else files.item(0)
-        for job_id in self.queue.cancel_unfinished():
-            self.forget_file(job_id)
-            if self.client is not None:
-                self.client.cancel(job_id)
-        self.start_action(first.name)
-        job = self.queue.add(first.name, first.size, self.action)
-        if count > 1:
-            job.remark = "Took the first of {} files (one photo at a time for now).".format(count)
-        self.files[job.id] = first
+        self.pinned = False                 # the new photos come on screen as they are done
+        self.start_action(files[0].name if isinstance(files, list) else files.item(0).name)
+        for index in range(count):
+            file = files[index] if isinstance(files, list) else files.item(index)
+            job = self.queue.add(file.name, file.size, self.action)
+            self.files[job.id] = file
+            self.refresh(job)
+        self.show_apply_all()
+        self.show_summary()
         self.ensure_running()
 
     def start_action(self, name):
@@ -331,8 +403,20 @@ class Page:
         self.restyle_pending = False
         self.downscale_button.hidden = True
         self.view.mark_request(self.action)
-        self.view.start_busy(name)
-        self.status.say("Working on {}…".format(name))
+        if self.queue.working() is None:
+            self.view.start_busy(name)
+            self.status.say("Working on {}…".format(name))
+
+    def refresh(self, job):
+        self.list.update(job, self.shown)
+        self.show_summary()
+
+    def show_summary(self):
+        self.list.show_summary(self.queue, now(), self.expected_seconds(), self.packing)
+
+    def expected_seconds(self):
+        """Last visit's time for one photo on this model and back-end, if known."""
+        return self.inference_seconds.get(self.engine_key)
 
     def ensure_running(self):
         if self.runner is None:
@@ -349,27 +433,29 @@ class Page:
                 self.after_job(job)
         finally:
             self.runner = None
-            if not self.busy():
-                self.view.end_busy()
-                self.status.hide_meter()
+            self.settle()
 
     def after_job(self, job):
-        """Mark the action done once all its jobs are; bring back the previous result
-        when the photo failed or was cancelled."""
+        """Mark an action done once all its jobs are; bring back the result on screen
+        when a photo failed or was cancelled; sum up a batch."""
+        self.refresh(job)
         if job.state != state.DONE and job.batch == self.action:
             self.view.restore_shown()
-        if self.queue.batch_finished(job.batch) and job.batch == self.action:
-            if self.queue.next_waiting() is None:
-                self.view.end_busy()
-                self.status.hide_meter()
-            self.view.mark_done(job.batch)
-            if self.restyle_pending:
-                asyncio.create_task(self.restyle())
+        if self.queue.next_waiting() is None and self.queue.working() is None:
+            batch = [other for other in self.queue.jobs if other.batch == job.batch]
+            if len(batch) > 1:
+                self.status.say(text.batch_done_line(sum(1 for other in batch if other.state == state.DONE),
+                                                     sum(1 for other in batch if other.state == state.FAILED)))
+        self.settle()
 
     async def run_job(self, job):
         file = self.files.get(job.id)
         self.queue.start(job.id, now())
-        self.view.start_busy(job.name, job.id)
+        job.options = job.options or self.options_json()
+        self.view.start_busy(job.name, job.id, hide_download=not self.pinned)
+        self.refresh(job)
+        place = self.place_in_batch(job)
+        self.status.say("Working on {}{}…".format(job.name, place))
         try:
             if file.type and not file.type.startswith("image/"):
                 self.queue.fail(job.id, "{} is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(
@@ -380,8 +466,7 @@ class Page:
                 await asyncio.sleep(WAIT_SECONDS)
             if job.finished:
                 return                          # cancelled while the file was read
-            result = await self.client.cutout(job.id, data, self.model(), self.options_json(),
-                                              job.downscale)
+            result = await self.client.cutout(job.id, data, self.model(), job.options, job.downscale)
             if job.finished:
                 return                          # cancelled meanwhile: never drawn
             if not result.ok:
@@ -390,13 +475,23 @@ class Page:
                                     bool(result.kind == "input" and result.downscale))
                 return
             self.queue.finish(job.id, result.width, result.height, now(), result.photo_note or "")
-            await self.show_result(job, result)
+            if not self.pinned or self.shown is None:
+                await self.show_result(job, result)
+            else:
+                self.client.forget(job.id)      # its mask is kept: it can be shown again
         except Exception as exc:
             self.queue.fail(job.id, "Something went wrong: {}".format(exc))
         finally:
             self.report_failure(job)
-            if job.state != state.FAILED or not job.downscalable:
+            if job.state in (state.FAILED, state.CANCELLED) and not job.downscalable:
                 self.forget_file(job.id)
+
+    def place_in_batch(self, job):
+        """` (3 of 10)` while a batch runs, else ''."""
+        batch = [other for other in self.queue.jobs if other.batch == job.batch and other.state != state.CANCELLED]
+        if len(batch) < 2:
+            return ""
+        return " ({} of {})".format(batch.index(job) + 1, len(batch))
 
     def report_failure(self, job):
         if job.state != state.FAILED:
@@ -419,79 +514,174 @@ class Page:
 
     # -- results -------------------------------------------------------------
     async def show_result(self, job, result):
-        """Draw a finished job's cutout at once, then get its PNG and offer the download.
-        Once drawn, the photo is the one on screen (settings changes redo it)."""
+        """Draw a finished job's cutout at once, then make its download. Once drawn, the
+        photo is the one on screen (settings changes redo it)."""
         self.show_engine(result)
         self.view.draw(result)
         previous, self.shown, self.shown_file = self.shown, job.id, self.files.get(job.id)
         if previous is not None and previous != job.id:
             self.client.forget(previous)
+            old = self.queue.get(previous)
+            if old is not None:
+                self.list.update(old, self.shown)
+        self.list.update(job, self.shown)
         self.view.hide_cancel()
         self.view.forget_shown()
-        await self.offer(job.id, job.name, result, job.remark)
+        await self.offer(job, result, job.remark)
 
-    async def offer(self, job_id, name, result, note=""):
-        """The details of `result`, then its PNG on offer; `note` follows "Done."."""
+    async def offer(self, job, result, note=""):
+        """The details of `result`, then its download on offer; `note` follows "Done."."""
         timings = _timings(result.timings)
         if "inference" in timings:
             self.remember_inference(timings["inference"])
-        self.view.show_details(name, result.width, result.height, timings)
-        self.status.say("Preparing the PNG…")
-        encoded = await self.client.encode_png(job_id, bool(self.keep_profile.checked))
-        if job_id != self.shown:
+        self.view.show_details(job.name, result.width, result.height, timings)
+        seconds = await self.export_shown()
+        if seconds is None or job.id != self.shown:
             return
-        if not encoded.ok:
-            if encoded.kind != "cancelled":
-                self.status.say("The PNG could not be made: {}".format(encoded.error), error=True)
-            return
-        timings["encode"] = float(encoded.seconds)
-        timings["total"] += timings["encode"]
-        self.view.show_details(name, result.width, result.height, timings)
-        self.view.offer_download(encoded.png, text.cutout_filename(name))
+        timings["encode"] = seconds
+        timings["total"] += seconds
+        self.view.show_details(job.name, result.width, result.height, timings)
         self.view.keep_shown()
         if self.queue.working() is None and self.queue.next_waiting() is None:
             self.status.say(text.done_line(result.photo_note or "", note))
+
+    async def export_shown(self):
+        """The photo on screen in the chosen background, size and format, offered for
+        download (and shown, when that changes the picture); returns the seconds it took,
+        or None if it was not made (an error is said)."""
+        job = self.queue.get(self.shown) if self.shown is not None else None
+        if job is None:
+            return None
+        self.exports += 1
+        mine = self.exports
+        controls = self.export_controls
+        if self.queue.working() is None:
+            self.status.say("Preparing the {}…".format(controls.short()))
+        data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
+        reply = await self.client.export(job, data, json.dumps(controls.layout()), controls.fmt(),
+                                         bool(self.keep_profile.checked))
+        if mine != self.exports or job.id != self.shown:
+            return None
+        if not reply.ok:
+            if reply.kind != "cancelled":
+                self.status.say("The {} could not be made: {}".format(controls.short(), reply.error), error=True)
+            return None
+        self.view.offer_download(reply.data, reply.filename, reply.mime, controls.short(),
+                                 controls.changes_the_picture())
+        return float(reply.seconds)
+
+    async def show_job(self, job):
+        """The user chose a done photo in the list: it comes on screen (made again from
+        its kept mask if its cutout was freed), and stays there while others finish."""
+        if job.state != state.DONE or job.id not in self.files:
+            return
+        self.pinned = True
+        self.status.say("Opening {}…".format(job.name))
+        data = await self.files[job.id].arrayBuffer()
+        result = await self.client.show(job.id, data, job.options, job.downscale)
+        if not result.ok:
+            self.status.say(text.failure(result.kind, result.error, job.name), error=True)
+            return
+        await self.show_result(job, result)
+        self.view.result.scrollIntoView()
+
+    async def download_job(self, job):
+        """One photo of the list, downloaded in the chosen background, size and format."""
+        controls = self.export_controls
+        data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
+        reply = await self.client.export(job, data, json.dumps(controls.layout()), controls.fmt(),
+                                         bool(self.keep_profile.checked))
+        if job.id != self.shown:
+            self.client.forget(job.id)
+        if not reply.ok:
+            self.status.say(text.failure(reply.kind, reply.error, job.name), error=True)
+            return
+        download(reply.data, reply.filename, reply.mime)
+
+    def on_download_all(self, event):
+        if not self.packing:
+            asyncio.create_task(self.download_all())
+
+    async def download_all(self):
+        """Every done photo in the chosen background, size and format, in one ZIP, with a
+        report naming each photo that failed; one photo at a time, so memory stays bounded."""
+        jobs = [job for job in self.queue.jobs if job.state == state.DONE]
+        problems = [(job.name, job.error) for job in self.queue.jobs if job.state == state.FAILED]
+        controls = self.export_controls
+        layout = json.dumps(controls.layout())
+        pieces = []
+        try:
+            await self.client.zip_start()
+            for number, job in enumerate(jobs):
+                self.packing = text.packing_line(number, len(jobs))
+                self.show_summary()
+                self.status.say(self.packing)
+                data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
+                reply = await self.client.export(job, data, layout, controls.fmt(),
+                                                 bool(self.keep_profile.checked), True)
+                if job.id != self.shown:
+                    self.client.forget(job.id)
+                if reply.ok:
+                    pieces.append(reply.data)
+                else:
+                    problems.append((job.name, reply.error))
+            end = await self.client.zip_finish(text.zip_report(problems))
+            if not end.ok:
+                raise RuntimeError(end.error)
+            pieces.append(end.data)
+            download(pieces, text.ZIP_NAME, "application/zip")
+            self.status.say(text.zip_done_line(len(jobs) - (len(problems) - self.queue.count(state.FAILED)),
+                                               len(problems)))
+        except Exception as exc:
+            self.status.say("The ZIP could not be made: {}".format(exc), error=True)
+        finally:
+            self.packing = ""
+            self.show_summary()
 
     async def restyle(self):
         """The photo on screen again with the new edge settings (no second inference)."""
         if self.shown is None or self.client is None:
             return
-        if self.busy():
+        if self.restyling:
             self.restyle_pending = True
             return
         job = self.queue.get(self.shown)
-        self.start_action(job.name)
-        action = self.action
-        self.view.hide_cancel()
+        self.restyle_pending = False
+        self.action += 1
+        self.view.mark_request(self.action)
+        self.view.start_busy(job.name, cancellable=False)
+        self.status.say("Working on {}…".format(job.name))
         self.restyling = True
+        options = self.options_json()
         try:
-            result = await self.client.restyle(job.id, self.options_json())
-            if action != self.action:
+            result = await self.client.restyle(job.id, options)
+            if job.id != self.shown:
                 return
             if not result.ok:
                 if result.kind != "cancelled":
                     self.status.say(text.failure(result.kind, result.error, job.name), error=True)
                 return
+            job.options = options
             self.view.draw(result)
             self.view.forget_shown()
-            await self.offer(job.id, job.name, result)
+            await self.offer(job, result)
         except Exception as exc:
             self.status.say("Something went wrong: {}".format(exc), error=True)
         finally:
             self.restyling = False
-            if action == self.action:
-                self.view.restore_shown()
-                self.view.end_busy()
-                self.status.hide_meter()
-                self.view.mark_done(action)
-                if self.restyle_pending:
-                    asyncio.create_task(self.restyle())
+            self.view.restore_shown()
+            if self.restyle_pending:
+                asyncio.create_task(self.restyle())
+            else:
+                self.settle()
 
-    async def encode_again(self, job_id):
-        """The PNG on offer made again, with or without the colour profile as now chosen."""
-        encoded = await self.client.encode_png(job_id, bool(self.keep_profile.checked))
-        if encoded.ok and job_id == self.shown and not self.busy():
-            self.view.offer_download(encoded.png, self.view.filename())
+    def settle(self):
+        """Once nothing is being worked on: the page is idle and every action is done."""
+        if self.busy():
+            return
+        self.view.end_busy()
+        self.status.hide_meter()
+        self.view.mark_done(self.action)
 
     @staticmethod
     def stored_inference_seconds():

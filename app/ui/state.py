@@ -20,16 +20,6 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
 
-# What each state is called in the queue's list.
-STATE_LABELS = {
-    WAITING: "Waiting",
-    WORKING: "Working",
-    DONE: "Done",
-    FAILED: "Failed",
-    CANCELLED: "Cancelled",
-}
-
-
 class Job:
     """One photo the user gave: its file's name and size, and how far it got."""
 
@@ -45,6 +35,7 @@ class Job:
         self.note = ""              # how the worker read the file, when not quite as it is
         self.remark = ""            # the page's own note on it (e.g. files it left out)
         self.downscale = False      # the user agreed that it is downscaled to fit the size limit
+        self.options = ""           # the edge settings (JSON) its cutout is made with
         self.width = 0
         self.height = 0
         self.started = None         # seconds (the page's clock) when work began
@@ -139,6 +130,12 @@ class Queue:
         for job_id in cancelled:
             self.cancel(job_id)
         return cancelled
+
+    def remove_finished(self, keep=None):
+        """Take finished jobs off the list (all but `keep`); returns their ids."""
+        gone = [job.id for job in self.jobs if job.finished and job.id != keep]
+        self.jobs = [job for job in self.jobs if job.id not in gone]
+        return gone
 
     def batch_finished(self, batch):
         return all(job.finished for job in self.jobs if job.batch == batch)

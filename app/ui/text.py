@@ -158,3 +158,57 @@ def query_value(search, name):
         if pair[0] == name:
             return pair[1] if len(pair) > 1 else ""
     return ""
+
+
+def job_line(job):
+    """A photo's line in the list: `Waiting`, `Working: Finding the subject…`,
+    `Done · 1200×800 · 4.2 s`, `Failed: <why>`, `Cancelled`."""
+    if job.state == "working":
+        return "Working: {}…".format(stage_label(job.stage)) if job.stage else "Working…"
+    if job.state == "done":
+        line = "Done · {}×{}".format(job.width, job.height)
+        if job.seconds is not None:
+            line += " · {:.1f} s".format(job.seconds)
+        return line
+    if job.state == "failed":
+        return "Failed: " + job.error
+    return job.state[:1].upper() + job.state[1:]      # Waiting, Cancelled (MicroPython: no capitalize)
+
+
+def batch_done_line(done, failed):
+    """The status once a batch is over: `Done: 9 photos cut out, 1 failed (see the list).`"""
+    line = "Done: {} photo{} cut out".format(done, "" if done == 1 else "s")
+    if failed:
+        line += ", {} failed (see the list)".format(failed)
+    return line + "."
+
+
+# The archive "Download all" saves.
+ZIP_NAME = "cutouts.zip"
+
+
+def packing_line(done, total):
+    """`Packing the ZIP: photo 3 of 10…`"""
+    return "Packing the ZIP: photo {} of {}…".format(done + 1, total)
+
+
+def zip_report(problems):
+    """report.txt of the ZIP: each photo that is not in it and why ('' if none)."""
+    if not problems:
+        return ""
+    lines = ["These photos are not in this ZIP:", ""]
+    lines += ["{}: {}".format(name, why) for name, why in problems]
+    return "\n".join(lines) + "\n"
+
+
+def zip_done_line(saved, missing):
+    """`Saved 9 photos in cutouts.zip; 1 could not be made (see report.txt in it).`"""
+    line = "Saved {} photo{} in {}".format(saved, "" if saved == 1 else "s", ZIP_NAME)
+    if missing:
+        line += "; {} could not be made (see report.txt in it)".format(missing)
+    return line + "."
+
+
+# Something was dropped that is not a file (e.g. an image dragged from another site).
+NOT_A_FILE = ("That was a link, not a file: Cutout never downloads from other sites. "
+              "Save the image to your device, then drop or choose the file.")

@@ -1,5 +1,6 @@
 """What the page shows, drawn from the page's state: the status line and its meter,
-and the result (the cutout on screen, its details and download).
+the result (the cutout on screen, its details and download), the list of photos,
+and the export controls (read into the worker's `Layout` fields).
 
 Views write to the DOM only; they never call the worker and hold no state of the
 work (that is `app.ui.state`). Imports: `pyscript`, `app.ui.text`.
@@ -9,7 +10,7 @@ import json
 from pyscript import document, window
 from pyscript.ffi import to_js
 
-from app.ui import text
+from app.ui import state, text
 
 
 def element(id_):
@@ -73,6 +74,7 @@ class ResultView:
         self.download = element("download")
         self.details = element("details")
         self.cancel_button = element("cancel")
+        self.preview = element("preview")      # the exported file, when it differs from the cutout
         self.download_url = None
         self.kept = None          # details and timings of the finished result on screen
 
@@ -87,16 +89,19 @@ class ResultView:
     def mark_done(self, request):
         self.result.dataset.done = str(request)
 
-    def start_busy(self, name, job_id=None, cancellable=True):
-        """Busy with `name` (the photo `job_id` being cut out, if it is one)."""
+    def start_busy(self, name, job_id=None, cancellable=True, hide_download=True):
+        """Busy with `name` (the photo `job_id` being cut out, if it is one); with
+        `hide_download`, the result on screen is about to be replaced: its download is
+        not offered meanwhile."""
         if job_id is not None:
             self.result.dataset.job = str(job_id)
         self.result.setAttribute("aria-busy", "true")
-        self.result.classList.add("working")
-        self.download.hidden = True          # never offer the previous photo's PNG meanwhile
         self.cancel_button.hidden = not cancellable
-        self.details.textContent = name
-        self.details.dataset.timings = ""
+        if hide_download:
+            self.result.classList.add("working")
+            self.download.hidden = True
+            self.details.textContent = name
+            self.details.dataset.timings = ""
 
     def end_busy(self):
         self.cancel_button.hidden = True
@@ -118,13 +123,21 @@ class ResultView:
         self.details.textContent = "{} · {}×{} · {}".format(name, width, height, text.describe_timings(timings))
         self.details.dataset.timings = json.dumps(timings)
 
-    def offer_download(self, png, filename):
+    def offer_download(self, data, filename, mime="image/png", short="PNG", preview=False):
+        """Offer `data` as `filename`; `preview`: show that file in place of the cutout (a
+        background, a frame or a format changes what is downloaded)."""
         self.revoke()
-        blob = window.Blob.new(to_js([png]), to_js({"type": "image/png"}))
+        blob = window.Blob.new(to_js([data]), to_js({"type": mime}))
         self.download_url = window.URL.createObjectURL(blob)
         self.download.href = self.download_url
         self.download.setAttribute("download", filename)
+        self.download.textContent = "Download " + short
         self.download.hidden = False
+        if preview:
+            self.preview.src = self.download_url
+            self.preview.alt = "Preview of " + filename
+        self.preview.hidden = not preview
+        self.canvas.hidden = preview
 
     def filename(self):
         return self.download.getAttribute("download")
@@ -152,3 +165,178 @@ class ResultView:
         if self.download_url:
             window.URL.revokeObjectURL(self.download_url)
             self.download_url = None
+
+
+def download(data, filename, mime):
+    """Save `data` as `filename` now, as a click on a download link does."""
+    blob = window.Blob.new(to_js(data if isinstance(data, list) else [data]), to_js({"type": mime}))
+    url = window.URL.createObjectURL(blob)
+    link = document.createElement("a")
+    link.href = url
+    link.download = filename
+    document.body.appendChild(link)
+    link.click()
+    link.remove()
+    window.setTimeout(lambda: window.URL.revokeObjectURL(url), 60000)
+
+
+class QueueView:
+    """The list of photos: each one's name, state and actions (show, download, cancel),
+    and the whole batch's progress with the time left. Shown once there are two or more."""
+
+    def __init__(self):
+        self.section = element("queue")
+        self.list = element("jobs")
+        self.summary = element("queue-summary")
+        self.meter = element("queue-meter")
+        self.download_all = element("download-all")
+        self.cancel_all = element("cancel-all")
+        self.clear = element("clear-queue")
+        self.items = {}          # job id -> its <li>
+
+    def update(self, job, shown=None):
+        """Create or refresh `job`'s entry."""
+        item = self.items.get(job.id)
+        if item is None:
+            item = document.createElement("li")
+            item.dataset.job = str(job.id)
+            self.items[job.id] = item
+            self.list.appendChild(item)
+        item.dataset.state = job.state
+        item.classList.toggle("shown", job.id == shown)
+        item.innerHTML = ""
+        name = document.createElement("button" if job.state == state.DONE else "span")
+        name.className = "job-name"
+        name.textContent = job.name
+        if job.state == state.DONE:
+            name.type = "button"
+            name.dataset.action = "show"
+            name.setAttribute("aria-label", "Show " + job.name)
+            if job.id == shown:
+                name.setAttribute("aria-current", "true")
+        item.appendChild(name)
+        line = document.createElement("span")
+        line.className = "job-state"
+        line.textContent = text.job_line(job)
+        item.appendChild(line)
+        if job.state == state.DONE:
+            item.appendChild(self._button("download", "Download", "Download " + job.name))
+        elif not job.finished:
+            item.appendChild(self._button("cancel", "Cancel", "Cancel " + job.name))
+
+    @staticmethod
+    def _button(action, label, name):
+        button = document.createElement("button")
+        button.type = "button"
+        button.className = "job-action"
+        button.dataset.action = action
+        button.textContent = label
+        button.setAttribute("aria-label", name)
+        return button
+
+    def remove(self, job_id):
+        item = self.items.pop(job_id, None)
+        if item is not None:
+            item.remove()
+
+    def show_summary(self, queue, now, fallback=None, packing=""):
+        """The batch's line and meter, and which of its buttons apply now."""
+        active = queue.active()
+        self.section.hidden = len(queue.jobs) < 2
+        finished = sum(1 for job in active if job.finished)
+        self.meter.max = max(len(active), 1)
+        self.meter.value = finished
+        self.summary.textContent = packing or queue.summary(now, fallback)
+        unfinished = any(not job.finished for job in queue.jobs)
+        self.cancel_all.hidden = not unfinished
+        self.clear.hidden = not any(job.finished for job in queue.jobs)
+        self.download_all.disabled = bool(packing) or queue.count(state.DONE) == 0
+
+
+class ExportControls:
+    """Background, shadow, size and format: read as the worker's `Layout` fields and a
+    format name, remembered on this device. The menus' choices come from the worker."""
+
+    KEY = "cutout.export"
+
+    def __init__(self):
+        self.background = element("background")
+        self.colour = element("colour")
+        self.colour_field = element("colour-field")
+        self.shadow = element("shadow")
+        self.frame = element("frame")
+        self.margin = element("margin")
+        self.margin_field = element("margin-field")
+        self.format = element("format")
+        self.controls = (self.background, self.colour, self.shadow, self.frame, self.margin, self.format)
+        self.formats = {"png": ("PNG (transparent)", "PNG")}
+
+    def fill(self, choices):
+        """The worker's formats and square sizes as menu entries, then the saved choices."""
+        self.formats = {key: (label, short) for key, label, short in choices["formats"]}
+        self.format.innerHTML = ""
+        for key, label, short in choices["formats"]:
+            self.format.appendChild(_option(key, label))
+        for size in choices["squares"]:
+            self.frame.appendChild(_option("square-{}".format(size), "Square {0} × {0} px".format(size)))
+        self.margin.min, self.margin.max = str(choices["margin"][0]), str(choices["margin"][1])
+        saved = window.localStorage.getItem(self.KEY)
+        if saved:
+            try:
+                values = json.loads(str(saved))
+                for control in self.controls:
+                    if control.id in values:
+                        if control.type == "checkbox":
+                            control.checked = bool(values[control.id])
+                        else:
+                            control.value = str(values[control.id])
+            except ValueError:
+                window.localStorage.removeItem(self.KEY)
+        self.format.value = self.format.value or "png"
+        self.show_fields()
+
+    def remember(self):
+        values = {}
+        for control in self.controls:
+            values[control.id] = bool(control.checked) if control.type == "checkbox" else str(control.value)
+        window.localStorage.setItem(self.KEY, json.dumps(values))
+        self.show_fields()
+
+    def show_fields(self):
+        self.colour_field.hidden = self.background.value != "colour"
+        self.margin_field.hidden = self.frame.value == "photo"
+
+    def layout(self):
+        """The `Layout` fields, as a dict."""
+        background = self.background.value
+        frame = self.frame.value
+        values = {"background": "colour" if background == "white" else background,
+                  "colour": "#ffffff" if background == "white" else str(self.colour.value),
+                  "shadow": bool(self.shadow.checked),
+                  "frame": "square" if frame.startswith("square-") else frame}
+        if frame.startswith("square-"):
+            values["size"] = int(frame.split("-")[1])
+        try:
+            values["margin"] = min(max(float(self.margin.value), 0.0), 40.0)
+        except ValueError:
+            values["margin"] = 5.0
+        return values
+
+    def fmt(self):
+        return self.format.value or "png"
+
+    def short(self):
+        return self.formats.get(self.fmt(), ("", "PNG"))[1]
+
+    def changes_the_picture(self):
+        """Whether the download looks other than the cutout on its checkerboard."""
+        layout = self.layout()
+        return (layout["background"] != "transparent" or layout["shadow"] or layout["frame"] != "photo"
+                or self.fmt() in ("jpeg", "mask"))
+
+
+def _option(value, label):
+    option = document.createElement("option")
+    option.value = value
+    option.textContent = label
+    return option

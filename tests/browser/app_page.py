@@ -118,7 +118,7 @@ class AppPage:
 
     @property
     def cancel_button(self):
-        return self.page.get_by_role("button", name="Cancel")
+        return self.page.get_by_role("button", name="Cancel", exact=True)
 
     def status_log(self) -> list[str]:
         return [entry["text"] for entry in self.page.evaluate("window.__statusLog")]
@@ -206,6 +206,28 @@ class AppPage:
             }""",
             [how, name, mime, list(data)],
         )
+
+    def drop_files(self, files: list[tuple[str, str, bytes]]):
+        """Drop several files at once on the drop zone, as (name, MIME type, bytes)."""
+        self.mark()
+        self.page.evaluate(
+            """files => {
+                const transfer = new DataTransfer();
+                for (const [name, mime, bytes] of files) {
+                    transfer.items.add(new File([new Uint8Array(bytes)], name, {type: mime}));
+                }
+                document.querySelector("#drop-zone").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+            }""",
+            [[name, mime, list(data)] for name, mime, data in files],
+        )
+
+    def job_states(self) -> list[tuple[str, str, str]]:
+        """The list of photos: (name, state, its line) of each, in order."""
+        return self.page.evaluate(
+            """() => [...document.querySelectorAll('#jobs li')].map(item => [
+                item.querySelector('.job-name').textContent, item.dataset.state,
+                item.querySelector('.job-state').textContent])""")
 
     def wait_busy(self):
         self.page.wait_for_function("document.querySelector('#result').getAttribute('aria-busy') === 'true'")

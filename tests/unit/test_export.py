@@ -46,11 +46,11 @@ def with_metadata(image: Image.Image) -> Image.Image:
 def test_formats_is_one_table_of_label_type_extension_and_alpha():
     """The four formats and their facts, as the page's menu and download link need them."""
     assert list(FORMATS) == ["png", "webp", "jpeg", "mask"]
-    assert [(f.label, f.mime, f.extension, f.keeps_alpha) for f in FORMATS.values()] == [
-        ("PNG (transparent)", "image/png", "png", True),
-        ("WebP (transparent)", "image/webp", "webp", True),
-        ("JPEG", "image/jpeg", "jpg", False),
-        ("Mask (black and white PNG)", "image/png", "png", False),
+    assert [(f.label, f.short, f.mime, f.extension, f.keeps_alpha) for f in FORMATS.values()] == [
+        ("PNG (transparent)", "PNG", "image/png", "png", True),
+        ("WebP (transparent, smaller)", "WebP", "image/webp", "webp", True),
+        ("JPEG (on the background)", "JPEG", "image/jpeg", "jpg", False),
+        ("Mask (black and white PNG)", "mask", "image/png", "png", False),
     ]
 
 

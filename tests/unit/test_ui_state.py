@@ -103,3 +103,13 @@ def test_summary_names_failures_and_leaves_out_cancelled_photos():
                                            (3725, "1 h 2 min")])
 def test_durations_read_as_people_say_them(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_clearing_the_list_keeps_unfinished_photos_and_the_one_on_screen():
+    queue, (a, b, c, d) = queue_of("a", "b", "c", "d")
+    for job in (a, b):
+        queue.start(job.id, now=0)
+        queue.finish(job.id, 1, 1, now=1)
+    queue.cancel(c.id)
+    assert queue.remove_finished(keep=b.id) == [a.id, c.id]
+    assert queue.jobs == [b, d]
