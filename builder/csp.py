@@ -23,7 +23,9 @@ DIRECTIVES = {
     "worker-src": ("'self' blob:", "PyScript's worker bootstrap"),
     # Only this origin: the page, its workers and ONNX Runtime fetch the app's own files.
     "connect-src": ("'self'", ""),
-    "img-src": ("'self'", ""),
+    # blob:: the preview of the download (a background, a square) is the file itself, made
+    # on this device and shown from a blob: URL; nothing is fetched for it.
+    "img-src": ("'self' blob:", "the download's preview"),
     "style-src": ("'self'", ""),
     "manifest-src": ("'self'", ""),
     "base-uri": ("'none'", ""),

@@ -158,7 +158,9 @@ class Page:
             job = self.queue.working()
             if job is None or status.get("job") != job.id:
                 return
-            self.queue.set_stage(job.id, status.get("stage") or "")
+            if (status.get("stage") or "") != job.stage:
+                self.queue.set_stage(job.id, status.get("stage") or "")
+                self.list.update(job, self.shown)
         line = text.describe_progress(status, self.inference_seconds.get(self.engine_key))
         if line:
             self.status.say(line)
@@ -215,7 +217,7 @@ class Page:
         """Background, size or format changed: the download on offer is made again."""
         self.export_controls.remember()
         if self.shown is not None and not self.restyling:
-            asyncio.create_task(self.export_shown())
+            asyncio.create_task(self.export_again())
 
     def on_list_click(self, event):
         target = event.target.closest("[data-action]")
@@ -458,8 +460,7 @@ class Page:
         self.status.say("Working on {}{}…".format(job.name, place))
         try:
             if file.type and not file.type.startswith("image/"):
-                self.queue.fail(job.id, "{} is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(
-                    file.name, file.type))
+                self.queue.fail(job.id, "This is not an image ({}). Choose a JPEG, PNG or WebP photo.".format(file.type))
                 return
             data = await file.arrayBuffer()
             while self.client is None:
@@ -471,7 +472,7 @@ class Page:
                 return                          # cancelled meanwhile: never drawn
             if not result.ok:
                 if result.kind != "cancelled":
-                    self.queue.fail(job.id, text.failure(result.kind, result.error, job.name),
+                    self.queue.fail(job.id, text.failure(result.kind, result.error),
                                     bool(result.kind == "input" and result.downscale))
                 return
             self.queue.finish(job.id, result.width, result.height, now(), result.photo_note or "")
@@ -497,7 +498,7 @@ class Page:
         if job.state != state.FAILED:
             return
         if job.batch == self.action:
-            self.status.say(job.error, error=True)
+            self.status.say("{}: {}".format(job.name, job.error), error=True)
         if job.downscalable:
             self.too_large = job
             self.downscale_button.hidden = False
@@ -569,6 +570,11 @@ class Page:
         self.view.offer_download(reply.data, reply.filename, reply.mime, controls.short(),
                                  controls.changes_the_picture())
         return float(reply.seconds)
+
+    async def export_again(self):
+        """The download on offer made again after a change of background, size or format."""
+        if await self.export_shown() is not None and not self.busy():
+            self.status.say("Done.")
 
     async def show_job(self, job):
         """The user chose a done photo in the list: it comes on screen (made again from

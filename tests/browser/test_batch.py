@@ -37,7 +37,7 @@ def test_a_dropped_handful_is_cut_out_one_by_one_and_zipped(app, tmp_path):
     status = app.wait_result()
     states = app.job_states()
     assert [state for _, state, _ in states] == ["done", "failed", "done", "done"], states
-    assert states[1][2].startswith("Failed: broken.jpg: "), states[1]
+    assert states[1][2].startswith("Failed: This file is not an image"), states[1]
     assert status == "Done: 3 photos cut out, 1 failed (see the list).", status
     summary = app.page.locator("#queue-summary").text_content()
     assert summary == "3 of 4 done · 1 failed", summary
