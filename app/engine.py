@@ -25,10 +25,11 @@ other steps (e.g. "check:webgpu").
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 
-from app.core import compose, pipeline
+from app.core import compose, edits as mask_edits, pipeline
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
 from app.core.spec import ModelSpec
@@ -60,6 +61,9 @@ class Engine:
         # cutout can be made again without inference once its full-resolution one is freed.
         self.masks: dict[int, bytes] = {}
         self.made_with: dict[int, Options] = {}           # the edge settings of each kept cutout
+        # The user's mask edits replayed onto a kept cutout: job -> (that cutout, Replay,
+        # the last edits and the edited cutout), so one more stroke or an undo costs one edit.
+        self.replays: dict[int, tuple] = {}
         self.progress = {"phase": "ready", "stage": "", "received": 0, "total": 0, "job": 0}
 
     def _report(self, **changes) -> None:
@@ -121,13 +125,14 @@ class Engine:
         """`job` stops at its next stage (a running inference finishes first: ONNX Runtime
         cannot stop mid-run), and its finished cutout, if any, is dropped."""
         self.cancelled.add(job)
-        self.results.pop(job, None)
+        self.forget(job)
         self.masks.pop(job, None)
 
     def forget(self, job: int) -> None:
         """The page no longer needs `job`'s full-resolution cutout: free it (its mask stays,
         for `remake`)."""
         self.results.pop(job, None)
+        self.replays.pop(job, None)
 
     def result(self, job: int) -> pipeline.Cutout:
         """`job`'s kept cutout; Cancelled if it was cancelled, forgotten or never made."""
@@ -158,7 +163,7 @@ class Engine:
         self.made_with[job] = options
         self.masks[job] = pipeline.pack_mask(result.mask)
         while len(self.results) > KEEP_RESULTS:
-            del self.results[next(iter(self.results))]
+            self.forget(next(iter(self.results)))
         return result
 
     async def cutout(self, job: int, data: bytes, model: str, options: Options, downscale: bool = False):
@@ -206,9 +211,27 @@ class Engine:
             self._report(phase="ready", stage="")
         return self._keep(job, result, started, options)
 
-    def export(self, job: int, layout: compose.Layout, fmt: str, keep_colour_profile: bool = True):
-        """`job`'s download (`pipeline.export`) and the seconds it took."""
+    def edited(self, job: int, edits: list) -> pipeline.Cutout:
+        """`job`'s kept cutout with the user's mask `edits` (`app.core.edits`) applied, at
+        full resolution; the kept cutout itself when there are none."""
         cutout = self.result(job)
+        if not edits:
+            return cutout
+        base, replay, last, made = self.replays.get(job, (None, None, None, None))
+        if base is not cutout:
+            replay = mask_edits.Replay(cutout.alpha, cutout.photo, cutout.mask)
+            last = None
+        if edits != last:
+            alpha = replay.alpha_for(edits).copy()
+            image = pipeline.clear_hidden(mask_edits.apply_to_cutout(cutout.image, cutout.photo, alpha))
+            made = dataclasses.replace(cutout, image=image)
+            self.replays[job] = (cutout, replay, list(edits), made)
+        return made
+
+    def export(self, job: int, layout: compose.Layout, fmt: str, keep_colour_profile: bool = True,
+               edits: list | None = None):
+        """`job`'s download (`pipeline.export`), its mask edits applied, and the seconds it took."""
+        cutout = self.edited(job, edits or [])
         self._report(phase="work", stage="encode", job=job)
         try:
             data = pipeline.export(cutout, layout, fmt, keep_colour_profile)

@@ -23,9 +23,10 @@ import time
 import traceback
 
 import js
+import numpy as np
 from pyodide.ffi import to_js
 
-from app.core import export as formats
+from app.core import edits as mask_edits, export as formats
 from app.core.archive import ZipStream
 from app.core.compose import MAX_MARGIN, MIN_MARGIN, SQUARE_SIZES, Layout
 from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
@@ -137,21 +138,65 @@ async def cutout(job, data, model: str = "", options_json: str = "", downscale=F
     return _result(job, session, result)
 
 
-def restyle(job, options_json: str = ""):
-    """`job`'s cutout post-processed again with other edge settings (no inference);
-    same reply as `cutout`."""
+def restyle(job, options_json: str = "", edits_json: str = ""):
+    """`job`'s cutout post-processed again with other edge settings (no inference), its
+    mask edits applied again; same reply as `cutout`."""
     try:
-        session, result = ENGINE.restyle(int(job), _options(options_json))
+        edits = _edits(edits_json)
+        session, _ = ENGINE.restyle(int(job), _options(options_json))
+        result = ENGINE.edited(int(job), edits)
     except Exception as exc:
         return _failure(exc)
     return _result(job, session, result)
 
 
-def show(job, data, options_json="", downscale=False):
-    """`job`'s cutout to draw again (the user chose it in the list): the kept one, or
-    made again from the photo's bytes `data` and its kept mask; same reply as `cutout`."""
+def edit(job, edits_json: str = ""):
+    """`job`'s cutout with the user's mask edits (strokes, picks: `app.core.edits`), the
+    whole list each time (undo is a shorter list); same reply as `cutout`."""
     try:
-        result = ENGINE.remake(int(job), data.to_bytes(), _options(options_json), bool(downscale))
+        started = time.perf_counter()
+        result = ENGINE.edited(int(job), _edits(edits_json))
+        seconds = time.perf_counter() - started
+    except Exception as exc:
+        return _failure(exc)
+    reply = _result(job, ENGINE.session, result)
+    reply.timings = _to_js({"edit": round(seconds, 4)})
+    return reply
+
+
+def unsure(job, longest: int = 2048):
+    """Where the model was unsure about `job` (`edits.uncertainty`), as a red overlay
+    (RGBA pixels, long side at most `longest`) for the page to lay over the cutout."""
+    try:
+        cutout = ENGINE.result(int(job))
+        width, height = cutout.image.size
+        scale = min(1.0, int(longest) / max(width, height))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        level = mask_edits.uncertainty(cutout.mask, size)
+        overlay = np.zeros((size[1], size[0], 4), np.uint8)
+        overlay[..., 0] = 230
+        overlay[..., 1] = 40
+        overlay[..., 3] = level
+    except Exception as exc:
+        return _failure(exc)
+    return _to_js({"ok": True, "width": size[0], "height": size[1],
+                   "rgba": _typed_array(overlay.tobytes(), js.Uint8ClampedArray)})
+
+
+def _edits(edits_json) -> list:
+    try:
+        return mask_edits.edits_from_json(json.loads(str(edits_json or "[]")))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"Invalid edit: {exc}") from None
+
+
+def show(job, data, options_json="", downscale=False, edits_json=""):
+    """`job`'s cutout to draw again (the user chose it in the list): the kept one, or
+    made again from the photo's bytes `data` and its kept mask, with its mask edits;
+    same reply as `cutout`."""
+    try:
+        ENGINE.remake(int(job), data.to_bytes(), _options(options_json), bool(downscale))
+        result = ENGINE.edited(int(job), _edits(edits_json))
     except Exception as exc:
         return _failure(exc)
     return _result(job, ENGINE.session, result)
@@ -187,7 +232,7 @@ ARCHIVE: dict[str, ZipStream] = {}
 
 
 def export(job, name, data, options_json="", layout_json="", fmt="png", keep_colour_profile=True,
-           downscale=False, into_zip=False):
+           downscale=False, into_zip=False, edits_json=""):
     """`job`'s download: its cutout (kept, or made again from the photo's bytes `data`
     and its kept mask, with `options_json`) laid out as `layout_json` (`Layout` fields)
     and encoded as `fmt` (`export.FORMATS`). Returns `{ok, job, filename, mime, seconds,
@@ -199,7 +244,7 @@ def export(job, name, data, options_json="", layout_json="", fmt="png", keep_col
         layout = _layout(layout_json)
         source = data.to_bytes() if data is not None and hasattr(data, "to_bytes") else b""
         ENGINE.remake(int(job), source, _options(options_json), bool(downscale))
-        file, seconds = ENGINE.export(int(job), layout, str(fmt), bool(keep_colour_profile))
+        file, seconds = ENGINE.export(int(job), layout, str(fmt), bool(keep_colour_profile), _edits(edits_json))
         filename = formats.filename(str(name), str(fmt))
         if into_zip:
             file = ARCHIVE["zip"].add(filename, file)
@@ -261,5 +306,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "prepare", "cutout", "restyle", "show", "export", "zip_start", "zip_finish",
+__export__ = ["report_to", "prepare", "cutout", "restyle", "edit", "unsure", "show", "export", "zip_start", "zip_finish",
               "cancel", "forget"]

@@ -175,10 +175,10 @@ def _refine(image: Image.Image, mask: np.ndarray, options: Options, reuse: refin
     if photo_alpha is not None:
         alpha = np.minimum(np.asarray(rgba.getchannel("A")), photo_alpha)
         rgba.putalpha(Image.fromarray(alpha, mode="L"))
-    return _clear_hidden(rgba)
+    return clear_hidden(rgba)
 
 
-def _clear_hidden(rgba: Image.Image) -> Image.Image:
+def clear_hidden(rgba: Image.Image) -> Image.Image:
     """Fully transparent pixels made black: what the user cut away is gone from the
     file, not merely hidden (dropping a PNG's alpha would otherwise show the old
     background, people and places included)."""

@@ -6,6 +6,8 @@ the worker's reply (`ok`, and on failure `kind` and `error`). The worker pushes 
 progress on a BroadcastChannel unique to this page (`connect`).
 Imports: `pyscript`.
 """
+import json
+
 from pyscript import window, workers
 from pyscript.ffi import create_proxy
 
@@ -35,16 +37,23 @@ class WorkerClient:
     async def cutout(self, job_id, data, model, options_json, downscale=False):
         return await self.worker.cutout(job_id, data, model, options_json, downscale)
 
-    async def restyle(self, job_id, options_json):
-        return await self.worker.restyle(job_id, options_json)
+    async def restyle(self, job_id, options_json, edits_json):
+        return await self.worker.restyle(job_id, options_json, edits_json)
 
-    async def show(self, job_id, data, options_json, downscale=False):
-        return await self.worker.show(job_id, data, options_json, downscale)
+    async def edit(self, job_id, edits_json):
+        return await self.worker.edit(job_id, edits_json)
+
+    async def unsure(self, job_id):
+        return await self.worker.unsure(job_id)
+
+    async def show(self, job_id, data, options_json, downscale, edits_json):
+        return await self.worker.show(job_id, data, options_json, downscale, edits_json)
 
     async def export(self, job, data, layout_json, fmt, keep_colour_profile, into_zip=False):
         """`job`'s download (`data`: its file's bytes, for a cutout made again)."""
         return await self.worker.export(job.id, job.name, data, job.options, layout_json, fmt,
-                                        keep_colour_profile, job.downscale, into_zip)
+                                        keep_colour_profile, job.downscale, into_zip,
+                                        json.dumps(job.history.edits))
 
     async def zip_start(self):
         return await self.worker.zip_start()

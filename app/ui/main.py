@@ -18,7 +18,7 @@ from pyscript.ffi import create_proxy
 
 from app.ui import prefetch, state, text
 from app.ui.client import WorkerClient
-from app.ui.views import ExportControls, QueueView, ResultView, StatusView, download, element
+from app.ui.views import EditorView, ExportControls, QueueView, ResultView, StatusView, download, element
 
 WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
@@ -47,6 +47,10 @@ class Page:
         self.status = StatusView()
         self.view = ResultView()
         self.list = QueueView()
+        self.editor = EditorView()
+        self.stroke = None         # the stroke being painted: {"mode", "points", ...}
+        self.panning = None        # (x, y, scrollLeft, scrollTop) while the Move tool drags
+        self.editing = 0           # edits sent to the worker and not yet answered
         self.export_controls = ExportControls()
         self.apply_all = element("apply-all")
         self.pinned = False        # the user chose the photo on screen: new results don't replace it
@@ -63,6 +67,7 @@ class Page:
         self.restyling = False
         self.restyle_pending = False
         self.exports = 0           # exports asked for; only the newest one's reply is offered
+        self.edits_sent = 0        # edit requests sent; only the newest one's reply is drawn
         self.loading_model = False
         self.option_defaults = {}
         self.boot_stage = text.STAGE_LABELS["boot"]    # what starting the worker is at
@@ -103,6 +108,7 @@ class Page:
         self.listen(self.list.clear, "click", self.on_clear)
         self.listen(self.apply_all, "click", self.on_apply_all)
         self.listen(document, "cutout:not-a-file", self.on_not_a_file)
+        self.wire_editor()
         self.keep_profile.checked = window.localStorage.getItem(PROFILE_KEY) != "0"
         self.restore_model_choice()
         self.say_boot()
@@ -110,6 +116,171 @@ class Page:
         self.drop_zone.classList.remove("booting")
         if self.file_input.files and self.file_input.files.length:
             self.on_pick(None)          # chosen before these handlers existed: never lost
+
+    def wire_editor(self):
+        for name in ("view", "tool"):
+            for radio in document.querySelectorAll("input[name={}]".format(name)):
+                self.listen(radio, "change", self.on_view_change if name == "view" else self.on_tool_change)
+        viewport = self.editor.viewport
+        self.listen(viewport, "pointerdown", self.on_pointer_down)
+        self.listen(viewport, "pointermove", self.on_pointer_move)
+        self.listen(viewport, "pointerup", self.on_pointer_up)
+        self.listen(viewport, "pointercancel", self.on_pointer_up)
+        self.listen(viewport, "wheel", self.on_wheel)
+        self.listen(viewport, "keydown", self.on_viewport_key)
+        self.listen(document, "keydown", self.on_key)
+        self.listen(self.editor.compare, "input", lambda event: self.editor.render())
+        self.listen(self.editor.brush_size, "input", self.on_brush_size)
+        self.listen(self.editor.undo_button, "click", lambda event: self.change_edits("undo"))
+        self.listen(self.editor.redo_button, "click", lambda event: self.change_edits("redo"))
+        self.listen(self.editor.reset_button, "click", lambda event: self.change_edits("reset"))
+        self.listen(element("zoom-in"), "click", lambda event: self.editor.zoom_by(1))
+        self.listen(element("zoom-out"), "click", lambda event: self.editor.zoom_by(-1))
+        self.listen(element("zoom-fit"), "click", lambda event: self.editor.fit())
+        self.listen(element("zoom-100"), "click", lambda event: self.editor.zoom_to(1.0))
+
+    # -- the editor ------------------------------------------------------------
+    def tool(self):
+        chosen = document.querySelector("input[name=tool]:checked")
+        return chosen.value if chosen else "move"
+
+    def on_view_change(self, event):
+        mode = event.target.value
+        if mode == "unsure" and self.editor.unsure is None and self.shown is not None:
+            asyncio.create_task(self.load_unsure())
+        self.editor.set_mode(mode)
+
+    async def load_unsure(self):
+        reply = await self.client.unsure(self.shown)
+        if reply.ok:
+            self.editor.unsure = (reply.width, reply.height, reply.rgba)
+            self.editor.render()
+
+    def on_tool_change(self, event):
+        self.editor.viewport.dataset.tool = self.tool()
+        self.editor.render()
+
+    def on_brush_size(self, event):
+        element("brush-size-value").textContent = "{} px".format(self.editor.brush_size.value)
+
+    def on_pointer_down(self, event):
+        if self.shown is None or event.button != 0:
+            return
+        tool = self.tool()
+        viewport = self.editor.viewport
+        if tool == "move":
+            self.panning = (event.clientX, event.clientY, viewport.scrollLeft, viewport.scrollTop)
+        elif tool in ("restore", "erase"):
+            x, y = self.editor.image_point(event)
+            self.stroke = {"kind": "stroke", "mode": tool, "points": [[x, y]],
+                           "radius": round(self.editor.brush_radius(), 2),
+                           "hardness": float(self.editor.hardness.value), "snap": bool(self.editor.snap.checked)}
+            self.editor.trace([(x, y)], self.stroke["radius"], tool == "erase")
+        elif tool in ("keep", "drop"):
+            x, y = self.editor.image_point(event)
+            if 0 <= x < self.editor.canvas.width and 0 <= y < self.editor.canvas.height:
+                self.add_edit({"kind": "pick", "x": x, "y": y, "keep": tool == "keep"})
+            return
+        else:
+            return
+        event.preventDefault()
+        viewport.setPointerCapture(event.pointerId)
+
+    def on_pointer_move(self, event):
+        if self.panning is not None:
+            x, y, left, top = self.panning
+            self.editor.viewport.scrollLeft = left - (event.clientX - x)
+            self.editor.viewport.scrollTop = top - (event.clientY - y)
+        elif self.stroke is not None:
+            x, y = self.editor.image_point(event)
+            points = self.stroke["points"]
+            last = points[-1]
+            if (x - last[0]) ** 2 + (y - last[1]) ** 2 >= (self.stroke["radius"] / 4) ** 2:
+                points.append([x, y])
+                self.editor.trace([last, (x, y)], self.stroke["radius"], self.stroke["mode"] == "erase")
+
+    def on_pointer_up(self, event):
+        self.panning = None
+        if self.stroke is not None:
+            stroke, self.stroke = self.stroke, None
+            self.add_edit(stroke)
+
+    def on_wheel(self, event):
+        """Ctrl + wheel (and a trackpad's pinch) zooms about the pointer; the wheel alone scrolls."""
+        if self.shown is not None and event.ctrlKey:
+            event.preventDefault()
+            self.editor.zoom_by(-1 if event.deltaY > 0 else 1, (event.clientX, event.clientY))
+
+    def on_viewport_key(self, event):
+        if event.key in ("+", "="):
+            self.editor.zoom_by(1)
+        elif event.key == "-":
+            self.editor.zoom_by(-1)
+        elif event.key == "0":
+            self.editor.fit()
+        else:
+            return
+        event.preventDefault()
+
+    def on_key(self, event):
+        """Ctrl+Z undoes a mask edit, Ctrl+Shift+Z (or Ctrl+Y) redoes it, except while typing."""
+        if not (event.ctrlKey or event.metaKey) or self.shown is None:
+            return
+        target = event.target
+        if target and target.tagName in ("INPUT", "SELECT", "TEXTAREA") and target.type not in ("radio", "checkbox", "range"):
+            return
+        key = str(event.key).lower()
+        if key == "z":
+            self.change_edits("redo" if event.shiftKey else "undo")
+        elif key == "y":
+            self.change_edits("redo")
+        else:
+            return
+        event.preventDefault()
+
+    def add_edit(self, edit):
+        job = self.queue.get(self.shown)
+        if job is None:
+            return
+        job.history.add(edit)
+        asyncio.create_task(self.send_edits(job))
+
+    def change_edits(self, how):
+        job = self.queue.get(self.shown) if self.shown is not None else None
+        if job is None:
+            return
+        history = job.history
+        if (how == "undo" and not history.can_undo()) or (how == "redo" and not history.can_redo()) \
+                or (how == "reset" and not history.edits):
+            return
+        getattr(history, how)()
+        asyncio.create_task(self.send_edits(job))
+
+    async def send_edits(self, job):
+        """The photo on screen with its edits as they are now (the worker replays them)."""
+        self.editor.show_history(job.history)
+        self.action += 1
+        self.view.mark_request(self.action)
+        self.editing += 1
+        self.edits_sent += 1
+        mine = self.edits_sent
+        try:
+            self.status.say("Applying the edit…")
+            result = await self.client.edit(job.id, json.dumps(job.history.edits))
+            if mine != self.edits_sent or job.id != self.shown:
+                return
+            if not result.ok:
+                self.status.say(text.failure(result.kind, result.error, job.name), error=True)
+                return
+            self.view.draw(result)
+            self.editor.render()
+            if await self.export_shown() is not None and mine == self.edits_sent:
+                self.status.say(text.edits_line(len(job.history.edits)))
+        except Exception as exc:
+            self.status.say("Something went wrong: {}".format(exc), error=True)
+        finally:
+            self.editing -= 1
+            self.settle()
 
     def on_pick(self, event):
         self.take_files(self.file_input.files)
@@ -381,7 +552,8 @@ class Page:
 
     # -- the queue -----------------------------------------------------------
     def busy(self):
-        return self.queue.working() is not None or self.queue.next_waiting() is not None or self.restyling
+        return (self.queue.working() is not None or self.queue.next_waiting() is not None or self.restyling
+                or self.editing > 0)
 
     def take_files(self, files):
         """Every file joins the queue, in order; they are cut out one at a time."""
@@ -481,6 +653,9 @@ class Page:
             else:
                 self.client.forget(job.id)      # its mask is kept: it can be shown again
         except Exception as exc:
+            window.console.error("{}: {}".format(job.name, exc))
+            if job.state == state.DONE:
+                self.status.say("{} is done, but it could not be shown: {}".format(job.name, exc), error=True)
             self.queue.fail(job.id, "Something went wrong: {}".format(exc))
         finally:
             self.report_failure(job)
@@ -526,8 +701,14 @@ class Page:
             if old is not None:
                 self.list.update(old, self.shown)
         self.list.update(job, self.shown)
+        if previous != job.id:
+            self.editor.set_photo(self.files.get(job.id))
+        self.editor.show_history(job.history)
         self.view.hide_cancel()
         self.view.forget_shown()
+        self.editor.render()
+        if self.editor.mode == "unsure":
+            asyncio.create_task(self.load_unsure())
         await self.offer(job, result, job.remark)
 
     async def offer(self, job, result, note=""):
@@ -569,6 +750,7 @@ class Page:
             return None
         self.view.offer_download(reply.data, reply.filename, reply.mime, controls.short(),
                                  controls.changes_the_picture())
+        self.editor.render()
         return float(reply.seconds)
 
     async def export_again(self):
@@ -584,7 +766,7 @@ class Page:
         self.pinned = True
         self.status.say("Opening {}…".format(job.name))
         data = await self.files[job.id].arrayBuffer()
-        result = await self.client.show(job.id, data, job.options, job.downscale)
+        result = await self.client.show(job.id, data, job.options, job.downscale, json.dumps(job.history.edits))
         if not result.ok:
             self.status.say(text.failure(result.kind, result.error, job.name), error=True)
             return
@@ -660,7 +842,7 @@ class Page:
         self.restyling = True
         options = self.options_json()
         try:
-            result = await self.client.restyle(job.id, options)
+            result = await self.client.restyle(job.id, options, json.dumps(job.history.edits))
             if job.id != self.shown:
                 return
             if not result.ok:
@@ -670,6 +852,8 @@ class Page:
             job.options = options
             self.view.draw(result)
             self.view.forget_shown()
+            self.editor.unsure = None
+            self.editor.render()
             await self.offer(job, result)
         except Exception as exc:
             self.status.say("Something went wrong: {}".format(exc), error=True)

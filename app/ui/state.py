@@ -36,6 +36,7 @@ class Job:
         self.remark = ""            # the page's own note on it (e.g. files it left out)
         self.downscale = False      # the user agreed that it is downscaled to fit the size limit
         self.options = ""           # the edge settings (JSON) its cutout is made with
+        self.history = History()    # the user's mask edits on it
         self.width = 0
         self.height = 0
         self.started = None         # seconds (the page's clock) when work began
@@ -191,3 +192,43 @@ def format_duration(seconds):
         return "{} min {} s".format(minutes, rest) if rest else "{} min".format(minutes)
     hours, minutes = divmod(minutes, 60)
     return "{} h {} min".format(hours, minutes)
+
+
+class History:
+    """A photo's mask edits (dicts as `app.core.edits` reads them), with unlimited undo
+    and redo; a reset is one more step, so it can be undone too."""
+
+    def __init__(self):
+        self.edits = []
+        self._past = []       # earlier lists of edits, newest last
+        self._future = []     # undone lists, the next redo last
+
+    def _change(self, edits):
+        self._past.append(self.edits)
+        self._future = []
+        self.edits = edits
+
+    def add(self, edit):
+        self._change(self.edits + [edit])
+
+    def reset(self):
+        if self.edits:
+            self._change([])
+
+    def can_undo(self):
+        return bool(self._past)
+
+    def can_redo(self):
+        return bool(self._future)
+
+    def undo(self):
+        if self._past:
+            self._future.append(self.edits)
+            self.edits = self._past.pop()
+        return self.edits
+
+    def redo(self):
+        if self._future:
+            self._past.append(self.edits)
+            self.edits = self._future.pop()
+        return self.edits

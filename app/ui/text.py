@@ -212,3 +212,10 @@ def zip_done_line(saved, missing):
 # Something was dropped that is not a file (e.g. an image dragged from another site).
 NOT_A_FILE = ("That was a link, not a file: Cutout never downloads from other sites. "
               "Save the image to your device, then drop or choose the file.")
+
+
+def edits_line(count):
+    """After a mask edit: `Done. 3 edits on this photo (Ctrl+Z undoes).`"""
+    if not count:
+        return "Done. No edits on this photo."
+    return "Done. {} edit{} on this photo (Ctrl+Z undoes).".format(count, "" if count == 1 else "s")

@@ -136,8 +136,7 @@ class ResultView:
         if preview:
             self.preview.src = self.download_url
             self.preview.alt = "Preview of " + filename
-        self.preview.hidden = not preview
-        self.canvas.hidden = preview
+        self.preview.setAttribute("data-wanted", "1" if preview else "")     # EditorView.render shows it
 
     def filename(self):
         return self.download.getAttribute("download")
@@ -340,3 +339,170 @@ def _option(value, label):
     option.value = value
     option.textContent = label
     return option
+
+
+# Zoom steps of the editor (1 = the photo's own pixels); "fit" is the size that fits the page.
+ZOOMS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class EditorView:
+    """The cutout on screen as the user looks at it: zoom (fit or a step), scrolled to
+    pan; a view of the cutout, the photo before and after (a slider), the mask alone or
+    where the model was unsure; and the brush's trace while a stroke is painted."""
+
+    def __init__(self):
+        self.viewport = element("viewport")
+        self.layers = element("layers")
+        self.canvas = element("cutout")
+        self.overlay = element("overlay")
+        self.before = element("before")
+        self.compare = element("compare")
+        self.preview = element("preview")
+        self.undo_button = element("undo")
+        self.redo_button = element("redo")
+        self.reset_button = element("reset-mask")
+        self.brush_size = element("brush-size")
+        self.hardness = element("hardness")
+        self.snap = element("snap")
+        self.zoom = None            # None: fit the page
+        self.mode = "cutout"
+        self.unsure = None          # (width, height, rgba) of the unsure overlay of the photo on screen
+        self.before_url = None
+
+    # -- what is shown ---------------------------------------------------------
+    def set_photo(self, file):
+        """The original photo under the cutout, for "Before / after"."""
+        if self.before_url:
+            window.URL.revokeObjectURL(self.before_url)
+        self.before_url = window.URL.createObjectURL(file) if file is not None else None
+        if self.before_url:
+            self.before.src = self.before_url
+        self.unsure = None
+
+    def set_mode(self, mode):
+        self.mode = mode
+        self.render()
+
+    def render(self):
+        """Lay the layers out for the view and zoom (after any new cutout or overlay)."""
+        width, height = self.canvas.width, self.canvas.height
+        comparing = self.mode == "compare" and self.before_url is not None
+        self.before.hidden = not comparing
+        self.compare.hidden = not comparing
+        self.canvas.style.clipPath = "inset(0 0 0 {}%)".format(self.compare.value) if comparing else ""
+        overlay = self.mode in ("mask", "unsure")
+        self.overlay.hidden = not overlay
+        # The download's own picture (a background, a square) while only looking at it;
+        # the cutout itself while comparing, viewing the mask or editing.
+        preview = (self.preview.getAttribute("data-wanted") == "1" and self.mode == "cutout"
+                   and (self.viewport.getAttribute("data-tool") or "move") == "move")
+        self.preview.hidden = not preview
+        self.canvas.hidden = preview
+        if overlay:
+            self.draw_overlay()
+        if self.zoom is None:
+            self.layers.style.width = ""
+            self.layers.classList.add("fit")
+        else:
+            self.layers.classList.remove("fit")
+            self.layers.style.width = "{}px".format(int(width * self.zoom))
+        self.viewport.classList.toggle("zoomed", self.zoom is not None)
+
+    def draw_overlay(self):
+        """The mask alone (white where kept, over black), or the cutout with the model's
+        unsure areas in red. Drawn by the canvas itself: no pixel loop here."""
+        width, height = self.canvas.width, self.canvas.height
+        self.overlay.width, self.overlay.height = width, height
+        context = self.overlay.getContext("2d")
+        context.globalCompositeOperation = "source-over"
+        context.clearRect(0, 0, width, height)
+        if self.mode == "mask":
+            context.drawImage(self.canvas, 0, 0)
+            context.globalCompositeOperation = "source-in"
+            context.fillStyle = "#fff"
+            context.fillRect(0, 0, width, height)
+            context.globalCompositeOperation = "destination-over"
+            context.fillStyle = "#000"
+            context.fillRect(0, 0, width, height)
+            context.globalCompositeOperation = "source-over"
+        elif self.mode == "unsure" and self.unsure is not None:
+            context.drawImage(self.canvas, 0, 0)
+            small = document.createElement("canvas")
+            small.width, small.height = self.unsure[0], self.unsure[1]
+            small.getContext("2d").putImageData(window.ImageData.new(self.unsure[2], self.unsure[0],
+                                                                     self.unsure[1]), 0, 0)
+            context.drawImage(small, 0, 0, width, height)
+
+    # -- zoom ------------------------------------------------------------------
+    def fit_scale(self):
+        rect = self.canvas.getBoundingClientRect()
+        return rect.width / max(self.canvas.width, 1) if self.zoom is None else self.zoom
+
+    def zoom_by(self, steps, around=None):
+        """One step in or out (`steps` +1/-1), keeping the point `around` (client x, y)
+        or the middle of the view where it is."""
+        current = self.fit_scale()
+        if steps > 0:
+            bigger = [zoom for zoom in ZOOMS if zoom > current * 1.01]
+            target = bigger[0] if bigger else ZOOMS[-1]
+        else:
+            smaller = [zoom for zoom in ZOOMS if zoom < current * 0.99]
+            target = smaller[-1] if smaller else ZOOMS[0]
+        self.zoom_to(target, around)
+
+    def zoom_to(self, zoom, around=None):
+        box = self.viewport.getBoundingClientRect()
+        rect = self.canvas.getBoundingClientRect()
+        if around is None:
+            around = (box.left + box.width / 2, box.top + box.height / 2)
+        # The image point under `around`, kept there after zooming.
+        x = (around[0] - rect.left) / max(rect.width, 1) * self.canvas.width
+        y = (around[1] - rect.top) / max(rect.height, 1) * self.canvas.height
+        self.zoom = zoom
+        self.render()
+        self.viewport.scrollLeft = x * zoom - (around[0] - box.left)
+        self.viewport.scrollTop = y * zoom - (around[1] - box.top)
+
+    def fit(self):
+        self.zoom = None
+        self.render()
+
+    # -- pointer ---------------------------------------------------------------
+    def image_point(self, event):
+        """The photo's pixel coordinates (x, y) under the pointer."""
+        rect = self.canvas.getBoundingClientRect()
+        return ((event.clientX - rect.left) / max(rect.width, 1) * self.canvas.width,
+                (event.clientY - rect.top) / max(rect.height, 1) * self.canvas.height)
+
+    def brush_radius(self):
+        """The brush's radius in photo pixels: its size is in screen pixels, at any zoom."""
+        return max(0.5, float(self.brush_size.value) / 2 / max(self.fit_scale(), 1e-6))
+
+    def trace(self, points, radius, erase):
+        """The stroke being painted, drawn over the cutout until the worker's result comes."""
+        if len(points) == 0:
+            return
+        if self.overlay.hidden or self.overlay.width != self.canvas.width:
+            self.overlay.width, self.overlay.height = self.canvas.width, self.canvas.height
+            self.overlay.hidden = False
+        context = self.overlay.getContext("2d")
+        context.globalCompositeOperation = "source-over"
+        context.strokeStyle = "rgba(220, 40, 40, 0.55)" if erase else "rgba(30, 160, 80, 0.55)"
+        context.fillStyle = context.strokeStyle
+        context.lineWidth = radius * 2
+        context.lineCap = "round"
+        context.lineJoin = "round"
+        context.beginPath()
+        context.moveTo(points[0][0], points[0][1])
+        for x, y in points[1:]:
+            context.lineTo(x, y)
+        if len(points) == 1:
+            context.arc(points[0][0], points[0][1], radius, 0, 6.2832)
+            context.fill()
+        else:
+            context.stroke()
+
+    def show_history(self, history):
+        self.undo_button.disabled = not history.can_undo()
+        self.redo_button.disabled = not history.can_redo()
+        self.reset_button.disabled = not history.edits

@@ -482,3 +482,25 @@ def test_export_lays_out_and_encodes_the_job():
     assert image.format == "JPEG" and image.size == (80, 80) and seconds >= 0
     png, _ = engine.export(1, Layout(), "png")
     assert Image.open(io.BytesIO(png)).size == (40, 30)
+
+
+# -- mask edits ------------------------------------------------------------------------
+def test_mask_edits_apply_to_the_job_and_undo_returns_the_cutout_exactly():
+    """An erase stroke makes its footprint transparent (and black: nothing hidden stays),
+    the cutout elsewhere is unchanged; no edits (undo) is the kept cutout again; the
+    download carries the edits; a change of edge settings keeps them."""
+    from app.core.edits import Stroke
+
+    engine, _ = make_engine()
+    _, base = run(engine.cutout(1, photo(40), "", PLAIN))
+    erase = [Stroke("erase", ((35.0, 5.0),), 3.0, 1.0)]
+    edited = engine.edited(1, erase)
+    alpha, before = edited.alpha, base.alpha
+    assert before[5, 35] > 200 and alpha[5, 35] == 0 and (alpha != before).sum() < 40
+    assert np.asarray(edited.image)[5, 35, :3].tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(alpha[12:], before[12:])
+    assert engine.edited(1, []) is engine.result(1)
+    png, _ = engine.export(1, Layout(), "png", edits=erase)
+    assert np.asarray(Image.open(io.BytesIO(png)).getchannel("A"))[5, 35] == 0
+    engine.restyle(1, Options(shift_edge=-1))
+    assert engine.edited(1, erase).alpha[5, 35] == 0

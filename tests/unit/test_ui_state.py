@@ -113,3 +113,28 @@ def test_clearing_the_list_keeps_unfinished_photos_and_the_one_on_screen():
     queue.cancel(c.id)
     assert queue.remove_finished(keep=b.id) == [a.id, c.id]
     assert queue.jobs == [b, d]
+
+
+def test_edits_undo_and_redo_without_limit_and_a_reset_is_undoable():
+    """Every step can be undone back to nothing and redone; a new edit after an undo
+    drops the redo steps; reset is one step."""
+    from app.ui.state import History
+
+    history = History()
+    for n in range(50):
+        history.add({"n": n})
+    assert len(history.edits) == 50
+    for _ in range(50):
+        history.undo()
+    assert history.edits == [] and not history.can_undo() and history.can_redo()
+    history.redo()
+    history.redo()
+    assert history.edits == [{"n": 0}, {"n": 1}]
+    history.add({"n": "new"})
+    assert not history.can_redo() and history.edits[-1] == {"n": "new"}
+    history.reset()
+    assert history.edits == []
+    assert history.undo() == [{"n": 0}, {"n": 1}, {"n": "new"}]
+    history.reset()
+    history.reset()                       # nothing to reset: not a step
+    assert history.undo()[-1] == {"n": "new"}
