@@ -389,7 +389,8 @@ class EditorView:
         comparing = self.mode == "compare" and self.before_url is not None
         self.before.hidden = not comparing
         self.compare.hidden = not comparing
-        self.canvas.style.clipPath = "inset(0 0 0 {}%)".format(self.compare.value) if comparing else ""
+        # The photo over the cutout, cut off at the slider: before on the left, after on the right.
+        self.before.style.clipPath = "inset(0 {}% 0 0)".format(100 - int(self.compare.value)) if comparing else ""
         overlay = self.mode in ("mask", "unsure")
         self.overlay.hidden = not overlay
         # The download's own picture (a background, a square) while only looking at it;
@@ -426,7 +427,9 @@ class EditorView:
             context.fillRect(0, 0, width, height)
             context.globalCompositeOperation = "source-over"
         elif self.mode == "unsure" and self.unsure is not None:
+            context.globalAlpha = 0.5            # the cutout faded, so that the red stands out
             context.drawImage(self.canvas, 0, 0)
+            context.globalAlpha = 1
             small = document.createElement("canvas")
             small.width, small.height = self.unsure[0], self.unsure[1]
             small.getContext("2d").putImageData(window.ImageData.new(self.unsure[2], self.unsure[0],
