@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from PIL import Image, ImageFilter
 
+from .options import from_plain
+
 # The choices and limits, used by `Layout`'s checks (and for the page's controls).
 BACKGROUNDS = ("transparent", "colour", "blur", "image")
 FRAMES = ("photo", "subject", "square")
@@ -124,12 +126,7 @@ class Layout:
     @classmethod
     def from_dict(cls, values: dict | None) -> "Layout":
         """A layout from plain values (e.g. sent by the page); unknown names are refused."""
-        values = dict(values or {})
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown layout setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
+        return from_plain(cls, values, "layout setting")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -58,15 +58,21 @@ class Options:
     @classmethod
     def from_dict(cls, values: dict | None) -> "Options":
         """Options from plain values (e.g. sent by the page); unknown names are refused."""
-        values = dict(values or {})
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
+        return from_plain(cls, values, "option")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def from_plain(cls, values: dict | None, what: str):
+    """A settings dataclass `cls` from plain values (e.g. sent by the page), its own checks
+    applied; a name it does not have is refused, naming the ones it has."""
+    values = dict(values or {})
+    known = {item.name for item in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return cls(**values)
 
 
 def as_options(value: "Options | dict | None") -> Options:

@@ -60,11 +60,12 @@ document.addEventListener("DOMContentLoaded", () => {
 
 class AppPage:
     def __init__(self, browser, server_url: str, query: str = "", viewport=(1200, 900), setup=None,
-                 wait_until: str = "load"):
+                 wait_until: str = "load", color_scheme: str = "light"):
         """The app at `server_url` + `query` in a new context of `browser`;
         `setup(context)` runs before the page opens (e.g. to route requests);
-        `wait_until="commit"` returns as soon as the page starts to arrive."""
-        context = browser.new_context(accept_downloads=True,
+        `wait_until="commit"` returns as soon as the page starts to arrive;
+        `color_scheme` is the system's light or dark setting."""
+        context = browser.new_context(accept_downloads=True, color_scheme=color_scheme,
                                       viewport={"width": viewport[0], "height": viewport[1]})
         if setup is not None:
             setup(context)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.app_page import AppPage
-from tests.helpers import REPO_ROOT, save_artifacts
+from tests.helpers import REPO_ROOT
 from tests import photos
 
 pytestmark = pytest.mark.browser
@@ -80,31 +80,16 @@ def assert_no_serious_violations(app: AppPage, state: str) -> None:
 
 
 @pytest.fixture
-def open_in_scheme(browser, server_url, request):
+def open_in_scheme(open_app):
     """open_in_scheme(scheme, viewport): the app in a fresh context with the colour scheme
-    set on the context (as the operating system's setting would), not yet waited for;
-    closed after the test (with a screenshot and the console on failure)."""
-    contexts = []
+    set on the context (as the operating system's setting would), not yet waited for."""
 
     def open_(scheme: str, viewport=(1200, 900)) -> AppPage:
-        context = browser.new_context(accept_downloads=True, color_scheme=scheme,
-                                      viewport={"width": viewport[0], "height": viewport[1]})
-        app = AppPage.in_context(context, server_url)
-        contexts.append((context, app))
+        app = open_app(viewport=viewport, color_scheme=scheme)
         assert app.page.evaluate(f"matchMedia('(prefers-color-scheme: {scheme})').matches")
         return app
 
-    yield open_
-    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
-    for index, (context, app) in enumerate(contexts):
-        if failed:
-            folder = save_artifacts()
-            try:
-                app.page.screenshot(path=str(folder / f"page-{index}.png"), full_page=True)
-            except Exception as exc:  # the page may be gone: the console still helps
-                app.console.append(f"[screenshot failed] {exc}")
-            (folder / f"console-{index}.txt").write_text("\n".join(app.console) + "\n")
-        context.close()
+    return open_
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
