@@ -229,12 +229,13 @@ class Engine:
         return made
 
     def export(self, job: int, layout: compose.Layout, fmt: str, keep_colour_profile: bool = True,
-               edits: list | None = None):
-        """`job`'s download (`pipeline.export`), its mask edits applied, and the seconds it took."""
+               edits: list | None = None, background_image=None):
+        """`job`'s download (`pipeline.export`; `background_image` for the "image"
+        background), its mask edits applied, and the seconds it took."""
         cutout = self.edited(job, edits or [])
         self._report(phase="work", stage="encode", job=job)
         try:
-            data = pipeline.export(cutout, layout, fmt, keep_colour_profile)
+            data = pipeline.export(cutout, layout, fmt, keep_colour_profile, background_image=background_image)
             return data, cutout.timings["encode"]
         finally:
             self._report(phase="ready", stage="")

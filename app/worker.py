@@ -18,6 +18,7 @@ Imports: `app.core`, `app.engine`, `app.runtime.ort_web`, `js`, `pyodide.ffi`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import traceback
@@ -30,6 +31,7 @@ from app.core import edits as mask_edits, export as formats
 from app.core.archive import ZipStream
 from app.core.compose import MAX_MARGIN, MIN_MARGIN, SQUARE_SIZES, Layout
 from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
+from app.core.preprocess import decode_photo
 from app.core.options import Options
 from app.core.backends import PREFERENCES
 from app.core.spec import DEFAULT_MODELS, load_specs
@@ -232,10 +234,11 @@ ARCHIVE: dict[str, ZipStream] = {}
 
 
 def export(job, name, data, options_json="", layout_json="", fmt="png", keep_colour_profile=True,
-           downscale=False, into_zip=False, edits_json=""):
+           downscale=False, into_zip=False, edits_json="", background=None):
     """`job`'s download: its cutout (kept, or made again from the photo's bytes `data`
-    and its kept mask, with `options_json`) laid out as `layout_json` (`Layout` fields)
-    and encoded as `fmt` (`export.FORMATS`). Returns `{ok, job, filename, mime, seconds,
+    and its kept mask, with `options_json`) laid out as `layout_json` (`Layout` fields;
+    `background`: the bytes of the user's picture for the "image" background) and encoded
+    as `fmt` (`export.FORMATS`). Returns `{ok, job, filename, mime, seconds,
     data}`: `data` is the file, or with `into_zip` the archive's next bytes (the file
     went into the ZIP `zip_start` opened)."""
     try:
@@ -244,7 +247,9 @@ def export(job, name, data, options_json="", layout_json="", fmt="png", keep_col
         layout = _layout(layout_json)
         source = data.to_bytes() if data is not None and hasattr(data, "to_bytes") else b""
         ENGINE.remake(int(job), source, _options(options_json), bool(downscale))
-        file, seconds = ENGINE.export(int(job), layout, str(fmt), bool(keep_colour_profile), _edits(edits_json))
+        picture = _background_picture(background) if layout.background == "image" else None
+        file, seconds = ENGINE.export(int(job), layout, str(fmt), bool(keep_colour_profile), _edits(edits_json),
+                                      picture)
         filename = formats.filename(str(name), str(fmt))
         if into_zip:
             file = ARCHIVE["zip"].add(filename, file)
@@ -252,6 +257,26 @@ def export(job, name, data, options_json="", layout_json="", fmt="png", keep_col
         return _failure(exc)
     return _to_js({"ok": True, "job": int(job), "filename": filename, "mime": formats.FORMATS[str(fmt)].mime,
                    "seconds": round(seconds, 4), "data": _typed_array(file)})
+
+
+# The user's background picture, decoded once for every export that uses it.
+_PICTURE: dict[str, object] = {}
+
+
+def _background_picture(data):
+    """The user's background picture, upright (a picture over the size limit is downscaled:
+    it is only a background); an InputError the page shows if it cannot be read."""
+    if data is None or not hasattr(data, "to_bytes"):
+        raise InputError("Choose a picture for the background first.")
+    raw = data.to_bytes()
+    key = hashlib.sha256(raw).hexdigest()
+    if _PICTURE.get("key") != key:
+        try:
+            picture = decode_photo(raw, downscale=True).image
+        except InputError as exc:
+            raise InputError(f"The background picture: {exc}") from None
+        _PICTURE.update(key=key, image=picture)
+    return _PICTURE["image"]
 
 
 def zip_start():

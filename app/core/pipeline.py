@@ -199,16 +199,21 @@ def encode(cutout: Cutout, on_stage: OnStage | None = None, keep_colour_profile:
 
 
 def export(cutout: Cutout, layout: "compose.Layout | None" = None, fmt: str = "png",
-           keep_colour_profile: bool = True, on_stage: OnStage | None = None) -> bytes:
+           keep_colour_profile: bool = True, on_stage: OnStage | None = None,
+           background_image: Image.Image | None = None) -> bytes:
     """The file the user downloads: the cutout laid out (`compose.render`: background,
-    shadow, frame) and encoded as `fmt` (`export.FORMATS`); adds the `encode` timing.
-    The default layout and "png" give exactly `encode`'s PNG."""
+    shadow, frame; `background_image` for the "image" background) and encoded as `fmt`
+    (`export.FORMATS`); adds the `encode` timing. The default layout and "png" give
+    exactly `encode`'s PNG."""
     layout = layout or compose.Layout()
     stages = _Stages(on_stage)
     profile = cutout.icc_profile if keep_colour_profile else None
 
     def make():
-        image = cutout.image if layout == compose.Layout() else compose.render(cutout.image, cutout.photo, layout)
+        if layout == compose.Layout():
+            image = cutout.image
+        else:
+            image = compose.render(cutout.image, cutout.photo, layout, background_image)
         return formats.encode(image, fmt, profile)
 
     data = stages.run("encode", make)

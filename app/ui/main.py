@@ -14,7 +14,7 @@ import asyncio
 import json
 
 from pyscript import document, js_import, window
-from pyscript.ffi import create_proxy
+from pyscript.ffi import create_proxy, to_js
 
 from app.ui import prefetch, state, text
 from app.ui.client import WorkerClient
@@ -102,6 +102,8 @@ class Page:
         self.listen(self.keep_profile, "change", self.on_profile_change)
         for control in self.export_controls.controls:
             self.listen(control, "change", self.on_export_change)
+        self.listen(self.export_controls.picture_input, "change", self.on_picture)
+        self.listen(element("copy"), "click", self.on_copy)
         self.listen(self.list.list, "click", self.on_list_click)
         self.listen(self.list.download_all, "click", self.on_download_all)
         self.listen(self.list.cancel_all, "click", self.on_cancel_all)
@@ -389,6 +391,13 @@ class Page:
         self.export_controls.remember()
         if self.shown is not None and not self.restyling:
             asyncio.create_task(self.export_again())
+
+    def on_picture(self, event):
+        """The user's picture for the background: kept on this page, never uploaded."""
+        files = self.export_controls.picture_input.files
+        if files and files.length:
+            self.export_controls.picture = files.item(0)
+            self.on_export_change(event)
 
     def on_list_click(self, event):
         target = event.target.closest("[data-action]")
@@ -739,9 +748,7 @@ class Page:
         controls = self.export_controls
         if self.queue.working() is None:
             self.status.say("Preparing the {}…".format(controls.short()))
-        data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
-        reply = await self.client.export(job, data, json.dumps(controls.layout()), controls.fmt(),
-                                         bool(self.keep_profile.checked))
+        reply = await self.export(job, json.dumps(controls.layout()))
         if mine != self.exports or job.id != self.shown:
             return None
         if not reply.ok:
@@ -757,6 +764,48 @@ class Page:
         """The download on offer made again after a change of background, size or format."""
         if await self.export_shown() is not None and not self.busy():
             self.status.say("Done.")
+
+    def on_copy(self, event):
+        """Copy the photo on screen, as a PNG in the chosen background and size, to the
+        clipboard. The clipboard is asked at once (while the click counts as the user's)
+        and given the PNG when the worker has made it."""
+        job = self.queue.get(self.shown) if self.shown is not None else None
+        if job is None or not window.ClipboardItem:
+            self.status.say("This browser cannot copy images; use Download.", error=True)
+            return
+        given = []
+        executor = create_proxy(lambda resolve, reject: given.append((resolve, reject)))
+        self._proxies.append(executor)
+        png = window.Promise.new(executor)
+        try:
+            writing = window.navigator.clipboard.write([window.ClipboardItem.new(to_js({"image/png": png}))])
+        except Exception as exc:
+            self.status.say("Could not copy: {}".format(exc), error=True)
+            return
+        asyncio.create_task(self.copy(job, given[0], writing))
+
+    async def copy(self, job, settle, writing):
+        resolve, reject = settle
+        self.status.say("Copying {}…".format(job.name))
+        try:
+            reply = await self.export(job, json.dumps(self.export_controls.layout()), fmt="png")
+            if not reply.ok:
+                raise RuntimeError(reply.error)
+            resolve(window.Blob.new([reply.data], to_js({"type": "image/png"})))
+            await writing
+            self.status.say("Copied {} to the clipboard (PNG).".format(job.name))
+        except Exception as exc:
+            reject(str(exc))
+            self.status.say("Could not copy: {}".format(exc), error=True)
+
+    async def export(self, job, layout_json, into_zip=False, fmt=None):
+        """`job` in the chosen format and `layout_json`, from the worker (which may need the
+        photo's bytes, to make it again, and the background picture's)."""
+        data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
+        picture = self.export_controls.picture
+        background = await picture.arrayBuffer() if picture is not None else None
+        return await self.client.export(job, data, layout_json, fmt or self.export_controls.fmt(),
+                                        bool(self.keep_profile.checked), into_zip, background)
 
     async def show_job(self, job):
         """The user chose a done photo in the list: it comes on screen (made again from
@@ -775,10 +824,7 @@ class Page:
 
     async def download_job(self, job):
         """One photo of the list, downloaded in the chosen background, size and format."""
-        controls = self.export_controls
-        data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
-        reply = await self.client.export(job, data, json.dumps(controls.layout()), controls.fmt(),
-                                         bool(self.keep_profile.checked))
+        reply = await self.export(job, json.dumps(self.export_controls.layout()))
         if job.id != self.shown:
             self.client.forget(job.id)
         if not reply.ok:
@@ -804,9 +850,7 @@ class Page:
                 self.packing = text.packing_line(number, len(jobs))
                 self.show_summary()
                 self.status.say(self.packing)
-                data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
-                reply = await self.client.export(job, data, layout, controls.fmt(),
-                                                 bool(self.keep_profile.checked), True)
+                reply = await self.export(job, layout, into_zip=True)
                 if job.id != self.shown:
                     self.client.forget(job.id)
                 if reply.ok:

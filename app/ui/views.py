@@ -74,6 +74,7 @@ class ResultView:
         self.download = element("download")
         self.details = element("details")
         self.cancel_button = element("cancel")
+        self.copy_button = element("copy")
         self.preview = element("preview")      # the exported file, when it differs from the cutout
         self.download_url = None
         self.kept = None          # details and timings of the finished result on screen
@@ -99,7 +100,7 @@ class ResultView:
         self.cancel_button.hidden = not cancellable
         if hide_download:
             self.result.classList.add("working")
-            self.download.hidden = True
+            self.download.hidden = self.copy_button.hidden = True
             self.details.textContent = name
             self.details.dataset.timings = ""
 
@@ -133,6 +134,7 @@ class ResultView:
         self.download.setAttribute("download", filename)
         self.download.textContent = "Download " + short
         self.download.hidden = False
+        self.copy_button.hidden = False
         if preview:
             self.preview.src = self.download_url
             self.preview.alt = "Preview of " + filename
@@ -152,7 +154,7 @@ class ResultView:
             return
         self.details.textContent = self.kept["details"]
         self.details.dataset.timings = self.kept["timings"]
-        self.download.hidden = False
+        self.download.hidden = self.copy_button.hidden = False
 
     def forget_shown(self):
         """A new image is on the canvas: the previous result and its PNG are gone."""
@@ -267,6 +269,9 @@ class ExportControls:
         self.margin = element("margin")
         self.margin_field = element("margin-field")
         self.format = element("format")
+        self.picture_input = element("background-file")
+        self.picture_field = element("picture-field")
+        self.picture = None         # the File of the user's background picture, once chosen
         self.controls = (self.background, self.colour, self.shadow, self.frame, self.margin, self.format)
         self.formats = {"png": ("PNG (transparent)", "PNG")}
 
@@ -303,11 +308,15 @@ class ExportControls:
 
     def show_fields(self):
         self.colour_field.hidden = self.background.value != "colour"
+        self.picture_field.hidden = self.background.value != "picture"
         self.margin_field.hidden = self.frame.value == "photo"
 
     def layout(self):
         """The `Layout` fields, as a dict."""
         background = self.background.value
+        if background == "picture":
+            # Until a picture is chosen (it is never remembered across visits): transparent.
+            background = "image" if self.picture is not None else "transparent"
         frame = self.frame.value
         values = {"background": "colour" if background == "white" else background,
                   "colour": "#ffffff" if background == "white" else str(self.colour.value),

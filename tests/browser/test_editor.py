@@ -119,3 +119,36 @@ def test_the_mask_view_the_unsure_view_and_zoom(app, tmp_path):
     assert app.page.locator("#cutout").bounding_box()["width"] == pytest.approx(451, abs=1)
     app.page.get_by_role("button", name="Fit").click()
     assert app.page.locator("#cutout").bounding_box()["width"] <= app.page.viewport_size["width"]
+
+
+def test_copy_puts_the_cutout_on_the_clipboard_and_a_picture_can_be_the_background(app, tmp_path):
+    """Background → Your picture (a striped picture of the user's), then Copy: the
+    clipboard holds a PNG of the photo's size whose corner is the picture's, not
+    transparent; the downloaded file is the same picture."""
+    app.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.origin)
+    app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "coffee-download.png")
+    stripes = np.zeros((40, 40, 3), np.uint8)
+    stripes[:, :, 1] = 200
+    stripes[::2, :, 2] = 255
+    Image.fromarray(stripes).save(tmp_path / "stripes.png")
+    app.page.get_by_label("Background", exact=True).select_option("picture")
+    app.mark()
+    app.page.get_by_label("Picture", exact=True).set_input_files(str(tmp_path / "stripes.png"))
+    app.page.wait_for_function("document.querySelector('#preview').getAttribute('data-wanted') === '1'")
+    app.page.get_by_role("button", name="Copy").click()
+    app.wait_status("text.startsWith('Copied coffee.png')")
+    size, corner = app.page.evaluate("""async () => {
+        const items = await navigator.clipboard.read();
+        const blob = await items[0].getType('image/png');
+        const bitmap = await createImageBitmap(blob);
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+        const context = canvas.getContext('2d');
+        context.drawImage(bitmap, 0, 0);
+        return [[bitmap.width, bitmap.height], [...context.getImageData(2, 2, 1, 1).data]];
+    }""")
+    assert size == [600, 400]
+    assert corner[3] == 255 and corner[1] > 150 and corner[0] < 40, corner
+    with app.page.expect_download() as download:
+        app.download_link.click()
+    saved = Image.open(download.value.path())
+    assert saved.mode == "RGB" and saved.size == (600, 400)
