@@ -29,7 +29,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 
-from app.core import compose, edits as mask_edits, pipeline
+from app.core import compose, edits as mask_edits, pipeline, postprocess
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
 from app.core.spec import ModelSpec
@@ -229,16 +229,32 @@ class Engine:
         return made
 
     def export(self, job: int, layout: compose.Layout, fmt: str, keep_colour_profile: bool = True,
-               edits: list | None = None, background_image=None):
+               edits: list | None = None, background_image=None, scale: float | None = None):
         """`job`'s download (`pipeline.export`; `background_image` for the "image"
         background), its mask edits applied, and the seconds it took."""
         cutout = self.edited(job, edits or [])
         self._report(phase="work", stage="encode", job=job)
         try:
-            data = pipeline.export(cutout, layout, fmt, keep_colour_profile, background_image=background_image)
+            data = pipeline.export(cutout, layout, fmt, keep_colour_profile, background_image=background_image,
+                                   scale=scale)
             return data, cutout.timings["encode"]
         finally:
             self._report(phase="ready", stage="")
+
+    def subject_box(self, job: int, size: tuple[int, int]):
+        """Where `job`'s subject is in its photo of `size` (compose.subject_box): exact from
+        its kept cutout, else from its kept model mask (to a model pixel); None if unknown."""
+        if job in self.results:
+            return compose.subject_box(self.results[job].image.getchannel("A"))
+        if job not in self.masks:
+            return None
+        mask = pipeline.unpack_mask(self.masks[job])
+        box = compose.subject_box(postprocess.to_alpha8(mask))
+        if box is None:
+            return None
+        across, down = size[0] / mask.shape[1], size[1] / mask.shape[0]
+        return (max(0, int(box[0] * across)), max(0, int(box[1] * down)),
+                min(size[0], int(box[2] * across + 0.999)), min(size[1], int(box[3] * down + 0.999)))
 
     def encode_png(self, job: int, keep_colour_profile: bool = True) -> tuple[bytes, float]:
         """`job`'s PNG bytes (`pipeline.encode`) and the seconds the encoding took."""

@@ -30,6 +30,7 @@ from pyodide.ffi import to_js
 from app.core import edits as mask_edits, export as formats
 from app.core.archive import ZipStream
 from app.core.compose import MAX_MARGIN, MIN_MARGIN, SQUARE_SIZES, Layout
+from app.core.compose import common_scale as compose_common_scale
 from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
 from app.core.preprocess import decode_photo
 from app.core.options import Options
@@ -234,11 +235,12 @@ ARCHIVE: dict[str, ZipStream] = {}
 
 
 def export(job, name, data, options_json="", layout_json="", fmt="png", keep_colour_profile=True,
-           downscale=False, into_zip=False, edits_json="", background=None):
+           downscale=False, into_zip=False, edits_json="", background=None, scale=None):
     """`job`'s download: its cutout (kept, or made again from the photo's bytes `data`
     and its kept mask, with `options_json`) laid out as `layout_json` (`Layout` fields;
     `background`: the bytes of the user's picture for the "image" background) and encoded
-    as `fmt` (`export.FORMATS`). Returns `{ok, job, filename, mime, seconds,
+    as `fmt` (`export.FORMATS`); `scale`: a square's subject drawn at this scale
+    (`common_scale`). Returns `{ok, job, filename, mime, seconds,
     data}`: `data` is the file, or with `into_zip` the archive's next bytes (the file
     went into the ZIP `zip_start` opened)."""
     try:
@@ -249,7 +251,7 @@ def export(job, name, data, options_json="", layout_json="", fmt="png", keep_col
         ENGINE.remake(int(job), source, _options(options_json), bool(downscale))
         picture = _background_picture(background) if layout.background == "image" else None
         file, seconds = ENGINE.export(int(job), layout, str(fmt), bool(keep_colour_profile), _edits(edits_json),
-                                      picture)
+                                      picture, float(scale) if scale else None)
         filename = formats.filename(str(name), str(fmt))
         if into_zip:
             file = ARCHIVE["zip"].add(filename, file)
@@ -277,6 +279,18 @@ def _background_picture(data):
             raise InputError(f"The background picture: {exc}") from None
         _PICTURE.update(key=key, image=picture)
     return _PICTURE["image"]
+
+
+def common_scale(jobs_json, layout_json=""):
+    """One scale for the square renders of the photos `jobs_json` ([[job, width, height],
+    ...]): the largest subject just fits, every subject at the same pixel scale."""
+    try:
+        layout = _layout(layout_json)
+        boxes = [ENGINE.subject_box(int(job), (int(width), int(height)))
+                 for job, width, height in json.loads(str(jobs_json))]
+        return _to_js({"ok": True, "scale": compose_common_scale(boxes, layout)})
+    except Exception as exc:
+        return _failure(exc)
 
 
 def zip_start():
@@ -331,5 +345,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "prepare", "cutout", "restyle", "edit", "unsure", "show", "export", "zip_start", "zip_finish",
+__export__ = ["report_to", "prepare", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
               "cancel", "forget"]

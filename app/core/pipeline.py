@@ -200,9 +200,10 @@ def encode(cutout: Cutout, on_stage: OnStage | None = None, keep_colour_profile:
 
 def export(cutout: Cutout, layout: "compose.Layout | None" = None, fmt: str = "png",
            keep_colour_profile: bool = True, on_stage: OnStage | None = None,
-           background_image: Image.Image | None = None) -> bytes:
+           background_image: Image.Image | None = None, scale: float | None = None) -> bytes:
     """The file the user downloads: the cutout laid out (`compose.render`: background,
-    shadow, frame; `background_image` for the "image" background) and encoded as `fmt`
+    shadow, frame; `background_image` for the "image" background; `scale` for a square
+    drawn at a batch's common scale) and encoded as `fmt`
     (`export.FORMATS`); adds the `encode` timing. The default layout and "png" give
     exactly `encode`'s PNG."""
     layout = layout or compose.Layout()
@@ -213,7 +214,7 @@ def export(cutout: Cutout, layout: "compose.Layout | None" = None, fmt: str = "p
         if layout == compose.Layout():
             image = cutout.image
         else:
-            image = compose.render(cutout.image, cutout.photo, layout, background_image)
+            image = compose.render(cutout.image, cutout.photo, layout, background_image, scale)
         return formats.encode(image, fmt, profile)
 
     data = stages.run("encode", make)

@@ -49,12 +49,16 @@ class WorkerClient:
     async def show(self, job_id, data, options_json, downscale, edits_json):
         return await self.worker.show(job_id, data, options_json, downscale, edits_json)
 
-    async def export(self, job, data, layout_json, fmt, keep_colour_profile, into_zip=False, background=None):
+    async def export(self, job, data, layout_json, fmt, keep_colour_profile, into_zip=False, background=None,
+                     scale=None):
         """`job`'s download (`data`: its file's bytes, for a cutout made again;
         `background`: the bytes of the user's background picture, if chosen)."""
         return await self.worker.export(job.id, job.name, data, job.options, layout_json, fmt,
                                         keep_colour_profile, job.downscale, into_zip,
-                                        json.dumps(job.history.edits), background)
+                                        json.dumps(job.history.edits), background, scale)
+
+    async def common_scale(self, jobs_json, layout_json):
+        return await self.worker.common_scale(jobs_json, layout_json)
 
     async def zip_start(self):
         return await self.worker.zip_start()

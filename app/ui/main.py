@@ -798,14 +798,23 @@ class Page:
             reject(str(exc))
             self.status.say("Could not copy: {}".format(exc), error=True)
 
-    async def export(self, job, layout_json, into_zip=False, fmt=None):
+    async def export(self, job, layout_json, into_zip=False, fmt=None, scale=None):
         """`job` in the chosen format and `layout_json`, from the worker (which may need the
-        photo's bytes, to make it again, and the background picture's)."""
+        photo's bytes, to make it again, and the background picture's); with "Same scale
+        for every photo", at the done photos' common scale (`scale`, if known already)."""
         data = await self.files[job.id].arrayBuffer() if job.id in self.files else None
         picture = self.export_controls.picture
         background = await picture.arrayBuffer() if picture is not None else None
+        if scale is None and self.export_controls.one_scale():
+            scale = await self.common_scale(layout_json)
         return await self.client.export(job, data, layout_json, fmt or self.export_controls.fmt(),
-                                        bool(self.keep_profile.checked), into_zip, background)
+                                        bool(self.keep_profile.checked), into_zip, background, scale)
+
+    async def common_scale(self, layout_json):
+        """The scale at which the largest subject of the done photos fits the square."""
+        done = [[job.id, job.width, job.height] for job in self.queue.jobs if job.state == state.DONE]
+        reply = await self.client.common_scale(json.dumps(done), layout_json)
+        return float(reply.scale) if reply.ok else None
 
     async def show_job(self, job):
         """The user chose a done photo in the list: it comes on screen (made again from
@@ -845,12 +854,13 @@ class Page:
         layout = json.dumps(controls.layout())
         pieces = []
         try:
+            scale = await self.common_scale(layout) if controls.one_scale() else None
             await self.client.zip_start()
             for number, job in enumerate(jobs):
                 self.packing = text.packing_line(number, len(jobs))
                 self.show_summary()
                 self.status.say(self.packing)
-                reply = await self.export(job, layout, into_zip=True)
+                reply = await self.export(job, layout, into_zip=True, scale=scale)
                 if job.id != self.shown:
                     self.client.forget(job.id)
                 if reply.ok:

@@ -269,10 +269,13 @@ class ExportControls:
         self.margin = element("margin")
         self.margin_field = element("margin-field")
         self.format = element("format")
+        self.same_scale = element("same-scale")
+        self.same_scale_field = element("same-scale-field")
         self.picture_input = element("background-file")
         self.picture_field = element("picture-field")
         self.picture = None         # the File of the user's background picture, once chosen
-        self.controls = (self.background, self.colour, self.shadow, self.frame, self.margin, self.format)
+        self.controls = (self.background, self.colour, self.shadow, self.frame, self.margin, self.format,
+                         self.same_scale)
         self.formats = {"png": ("PNG (transparent)", "PNG")}
 
     def fill(self, choices):
@@ -310,6 +313,7 @@ class ExportControls:
         self.colour_field.hidden = self.background.value != "colour"
         self.picture_field.hidden = self.background.value != "picture"
         self.margin_field.hidden = self.frame.value == "photo"
+        self.same_scale_field.hidden = not self.frame.value.startswith("square-")
 
     def layout(self):
         """The `Layout` fields, as a dict."""
@@ -329,6 +333,10 @@ class ExportControls:
         except ValueError:
             values["margin"] = 5.0
         return values
+
+    def one_scale(self):
+        """Whether every photo's subject is drawn at one scale (squares only)."""
+        return bool(self.same_scale.checked) and self.frame.value.startswith("square-")
 
     def fmt(self):
         return self.format.value or "png"

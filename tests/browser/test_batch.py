@@ -103,3 +103,35 @@ def test_a_square_jpeg_on_a_colour_for_a_marketplace(app, tmp_path):
     app.wait_ready()
     assert app.page.get_by_label("Format", exact=True).input_value() == "jpeg"
     assert app.page.get_by_label("Size", exact=True).input_value() == "square-1000"
+
+
+def test_same_scale_draws_every_subject_of_a_batch_at_one_scale(app, tmp_path):
+    """Square 1000 px with "Same scale for every photo": in the ZIP each subject is drawn
+    at the same scale (its size in the square over its size in the photo), the one at
+    which the largest just fits; without it each one fills the square."""
+    names = ["coffee", "astronaut"]
+    app.drop_files([(f"{name}.png", "image/png", png_of(name)) for name in names])
+    app.wait_result()
+    app.page.get_by_label("Size", exact=True).select_option("square-1000")
+    app.page.get_by_label("Same scale for every photo").check()
+
+    def scales():
+        with app.page.expect_download() as download:
+            app.page.get_by_role("button", name="Download all (ZIP)").click()
+        archive = zipfile.ZipFile(download.value.path())
+        found = []
+        for name in names:
+            square = Image.open(io.BytesIO(archive.read(f"{name}-cutout.png")))
+            assert square.size == (1000, 1000)
+            inside = subject_box(square.getchannel("A"))
+            source = subject_box(native_cutout(photos.save(tmp_path / f"{name}.png", name), tmp_path).getchannel("A"))
+            found.append(((inside[2] - inside[0]) / (source[2] - source[0]),
+                          max(inside[2] - inside[0], inside[3] - inside[1])))
+        return found
+
+    (first, first_side), (second, second_side) = scales()
+    assert first == pytest.approx(second, rel=0.02), (first, second)
+    assert max(first_side, second_side) == pytest.approx(900, abs=4)
+    app.page.get_by_label("Same scale for every photo").uncheck()
+    (_, first_side), (_, second_side) = scales()
+    assert first_side == pytest.approx(900, abs=4) and second_side == pytest.approx(900, abs=4)

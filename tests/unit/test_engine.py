@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core import pipeline, preprocess
+from app.core import compose, pipeline, preprocess
 from app.core.compose import Layout
 from app.core.errors import Cancelled, InputError
 from app.core.options import Options
@@ -504,3 +504,16 @@ def test_mask_edits_apply_to_the_job_and_undo_returns_the_cutout_exactly():
     assert np.asarray(Image.open(io.BytesIO(png)).getchannel("A"))[5, 35] == 0
     engine.restyle(1, Options(shift_edge=-1))
     assert engine.edited(1, erase).alpha[5, 35] == 0
+
+
+def test_a_subject_box_comes_from_the_kept_cutout_or_else_from_its_mask():
+    """Exact from a kept cutout; once freed, from the kept model mask, at most a model
+    pixel (in photo pixels) larger on each side; None for a job never made."""
+    engine, _ = make_engine()
+    _, result = run(engine.cutout(1, photo(40), "", PLAIN))
+    exact = engine.subject_box(1, (40, 30))
+    assert exact == compose.subject_box(result.image.getchannel("A"))
+    engine.forget(1)
+    rough = engine.subject_box(1, (40, 30))
+    assert all(abs(a - b) <= 1 for a, b in zip(rough, exact)), (rough, exact)
+    assert engine.subject_box(9, (40, 30)) is None
