@@ -8,7 +8,7 @@ Imports: `app.core` only (never `js` / `pyodide`).
 
     >>> engine = Engine(load_specs(), WebSession.load, DEFAULT_MODELS["wasm"])
     >>> session, result = await engine.cutout(1, photo_bytes, "", Options())
-    >>> png, seconds = engine.encode_png(1)
+    >>> png, seconds = engine.export(1, Layout(), "png")
 
 Every photo is a job with a number the page gives it. Jobs run one inference at a
 time, in the order they came. A cancelled job stops at its next stage and its result,
@@ -255,12 +255,3 @@ class Engine:
         across, down = size[0] / mask.shape[1], size[1] / mask.shape[0]
         return (max(0, int(box[0] * across)), max(0, int(box[1] * down)),
                 min(size[0], int(box[2] * across + 0.999)), min(size[1], int(box[3] * down + 0.999)))
-
-    def encode_png(self, job: int, keep_colour_profile: bool = True) -> tuple[bytes, float]:
-        """`job`'s PNG bytes (`pipeline.encode`) and the seconds the encoding took."""
-        cutout = self.result(job)
-        self._report(phase="work", stage="encode", job=job)
-        try:
-            return pipeline.encode(cutout, keep_colour_profile=keep_colour_profile), cutout.timings["encode"]
-        finally:
-            self._report(phase="ready", stage="")

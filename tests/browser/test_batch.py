@@ -135,3 +135,19 @@ def test_same_scale_draws_every_subject_of_a_batch_at_one_scale(app, tmp_path):
     app.page.get_by_label("Same scale for every photo").uncheck()
     (_, first_side), (_, second_side) = scales()
     assert first_side == pytest.approx(900, abs=4) and second_side == pytest.approx(900, abs=4)
+
+
+def test_an_image_dragged_from_another_site_is_explained(app):
+    """A drop that holds only a link (an image dragged from another site's page) gets a
+    message saying to save the file first; nothing is fetched and nothing is queued."""
+    before = len(app.requests)
+    app.page.evaluate("""() => {
+        const transfer = new DataTransfer();
+        transfer.setData('text/uri-list', 'https://photos.example/cat.jpg');
+        document.querySelector('#drop-zone').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""")
+    status = app.wait_status("text.startsWith('That was a link')", timeout=5000)
+    assert app.status_is_error and "Save the image" in status, status
+    assert app.page.locator("#jobs li").count() == 0
+    assert not [r.url for r in app.requests[before:] if "example" in r.url]

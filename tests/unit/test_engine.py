@@ -238,7 +238,7 @@ def test_a_photo_becomes_a_cutout_with_timings_and_a_png():
     assert result.image.size == (40, 30) and result.image.mode == "RGBA"
     assert set(result.timings) == {"decode", "preprocess", "inference", "postprocess", "total"}
     assert result.timings["total"] >= sum(result.timings[stage] for stage in pipeline.STAGES[:4])
-    png, seconds = engine.encode_png(1)
+    png, seconds = engine.export(1, Layout(), "png")
     assert seconds >= 0
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(result.image))
     assert engine.progress["phase"] == "ready" and engine.progress["stage"] == ""
@@ -275,7 +275,7 @@ def test_a_job_cancelled_in_inference_stops_there():
     older, newer = run(scenario())
     assert isinstance(older, Cancelled) and width_of(newer) == 50
     with pytest.raises(Cancelled):
-        engine.encode_png(1)
+        engine.export(1, Layout(), "png")
 
 
 def test_jobs_run_in_order_and_a_job_cancelled_while_waiting_never_runs():
@@ -322,13 +322,13 @@ def test_cancel_during_a_stage_drops_the_photo(monkeypatch, stage, target, name)
     out, and job 1 (on screen) can still be restyled."""
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
-    engine.encode_png(1)                              # the page shows photo 1
+    engine.export(1, Layout(), "png")                              # the page shows photo 1
     cancel_during(monkeypatch, engine, target, name, job=2)
     with pytest.raises(Cancelled):
         run(cut(engine, 2, 50))
     monkeypatch.undo()
     with pytest.raises(Cancelled):
-        engine.encode_png(2)
+        engine.export(2, Layout(), "png")
     _, restyled = engine.restyle(1, Options(shift_edge=-1))
     assert restyled.image.width == 40, f"cancelled during {stage}, yet its photo came back"
 
@@ -340,7 +340,7 @@ def test_cancel_during_inference_drops_the_photo():
 
     async def scenario():
         await cut(engine, 1, 40)
-        engine.encode_png(1)
+        engine.export(1, Layout(), "png")
         loader.sessions[0].on_run = lambda: engine.cancel(2)
         with pytest.raises(Cancelled):
             await cut(engine, 2, 50)
@@ -357,10 +357,10 @@ def test_cancel_after_the_result_left_the_worker_drops_it():
     bookkeeping let through), and job 1 is untouched."""
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
-    engine.encode_png(1)
+    engine.export(1, Layout(), "png")
     run(cut(engine, 2, 50))
     engine.cancel(2)
-    for call in (lambda: engine.encode_png(2), lambda: engine.restyle(2, PLAIN)):
+    for call in (lambda: engine.export(2, Layout(), "png"), lambda: engine.restyle(2, PLAIN)):
         with pytest.raises(Cancelled):
             call()
     _, restyled = engine.restyle(1, PLAIN)
@@ -372,8 +372,8 @@ def test_each_job_keeps_its_own_cutout():
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
     run(cut(engine, 2, 50))
-    assert Image.open(io.BytesIO(engine.encode_png(1)[0])).width == 40
-    assert Image.open(io.BytesIO(engine.encode_png(2)[0])).width == 50
+    assert Image.open(io.BytesIO(engine.export(1, Layout(), "png")[0])).width == 40
+    assert Image.open(io.BytesIO(engine.export(2, Layout(), "png")[0])).width == 50
     assert engine.restyle(1, PLAIN)[1].image.width == 40
 
 
@@ -387,7 +387,7 @@ def test_memory_is_bounded_however_many_jobs_finish():
     engine.forget(7)
     assert 7 not in engine.results
     with pytest.raises(Cancelled):
-        engine.encode_png(1)
+        engine.export(1, Layout(), "png")
 
 
 def test_restyle_redoes_the_cutout_without_inference():
@@ -395,13 +395,13 @@ def test_restyle_redoes_the_cutout_without_inference():
     run, same size, fewer opaque pixels with the edge shifted in."""
     engine, loader = make_engine()
     _, before = run(cut(engine, 1, 40, options=Options()))
-    engine.encode_png(1)
+    engine.export(1, Layout(), "png")
     _, after = engine.restyle(1, Options(shift_edge=-3))
     assert loader.sessions[0].runs == 1
     assert after.image.size == before.image.size
     assert (after.alpha > 127).sum() < (before.alpha > 127).sum()
     assert set(after.timings) == {"postprocess", "total"}
-    engine.encode_png(1)
+    engine.export(1, Layout(), "png")
     _, again = engine.restyle(1, Options(shift_edge=-3))
     np.testing.assert_array_equal(again.alpha, after.alpha)
 
@@ -416,7 +416,7 @@ def test_an_unknown_job_cannot_be_encoded():
     engine, _ = make_engine()
     run(cut(engine, 1, 40))
     with pytest.raises(Cancelled):
-        engine.encode_png(7)
+        engine.export(7, Layout(), "png")
 
 
 # -- progress ------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_progress_is_pushed_at_every_step():
     pushed = []
     engine = Engine(SPECS, FakeLoader(), DEFAULT, on_progress=pushed.append)
     run(cut(engine, 7, 40))
-    engine.encode_png(7)
+    engine.export(7, Layout(), "png")
     total = SPECS[DEFAULT].bytes
     steps = [(p["phase"], p["stage"], p["received"], p["job"]) for p in pushed]
     assert steps == [
