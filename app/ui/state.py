@@ -232,3 +232,35 @@ class History:
             self._past.append(self.edits)
             self.edits = self._future.pop()
         return self.edits
+
+
+# Zoom steps of the editor (1 = the photo's own pixels); None is "fit the page".
+ZOOMS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+VIEWS = ("cutout", "compare", "mask", "unsure")
+
+
+class View:
+    """How the photo on screen is looked at: which view (the cutout, before/after, the
+    mask alone, the model's unsure areas), the zoom (None: fit the page), and where the
+    before/after slider is (percent from the left)."""
+
+    def __init__(self):
+        self.mode = "cutout"
+        self.zoom = None
+        self.compare = 50
+
+    def set_mode(self, mode):
+        if mode not in VIEWS:
+            raise ValueError("unknown view {!r}".format(mode))
+        self.mode = mode
+
+    def step(self, shown_scale, direction):
+        """The next zoom step in `direction` (+1 in, -1 out) from the scale the photo is
+        shown at now (e.g. 0.37 when fitted): the nearest step beyond it, within ZOOMS."""
+        if direction > 0:
+            bigger = [zoom for zoom in ZOOMS if zoom > shown_scale * 1.01]
+            self.zoom = bigger[0] if bigger else ZOOMS[-1]
+        else:
+            smaller = [zoom for zoom in ZOOMS if zoom < shown_scale * 0.99]
+            self.zoom = smaller[-1] if smaller else ZOOMS[0]
+        return self.zoom

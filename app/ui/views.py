@@ -358,10 +358,6 @@ def _option(value, label):
     return option
 
 
-# Zoom steps of the editor (1 = the photo's own pixels); "fit" is the size that fits the page.
-ZOOMS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-
-
 class EditorView:
     """The cutout on screen as the user looks at it: zoom (fit or a step), scrolled to
     pan; a view of the cutout, the photo before and after (a slider), the mask alone or
@@ -381,8 +377,7 @@ class EditorView:
         self.brush_size = element("brush-size")
         self.hardness = element("hardness")
         self.snap = element("snap")
-        self.zoom = None            # None: fit the page
-        self.mode = "cutout"
+        self.view = state.View()
         self.unsure = None          # (width, height, rgba) of the unsure overlay of the photo on screen
         self.before_url = None
 
@@ -396,8 +391,12 @@ class EditorView:
             self.before.src = self.before_url
         self.unsure = None
 
+    @property
+    def mode(self):
+        return self.view.mode
+
     def set_mode(self, mode):
-        self.mode = mode
+        self.view.set_mode(mode)
         self.render()
 
     def render(self):
@@ -407,7 +406,8 @@ class EditorView:
         self.before.hidden = not comparing
         self.compare.hidden = not comparing
         # The photo over the cutout, cut off at the slider: before on the left, after on the right.
-        self.before.style.clipPath = "inset(0 {}% 0 0)".format(100 - int(self.compare.value)) if comparing else ""
+        self.view.compare = int(self.compare.value)
+        self.before.style.clipPath = "inset(0 {}% 0 0)".format(100 - self.view.compare) if comparing else ""
         overlay = self.mode in ("mask", "unsure")
         self.overlay.hidden = not overlay
         # The download's own picture (a background, a square) while only looking at it;
@@ -418,13 +418,14 @@ class EditorView:
         self.canvas.hidden = preview
         if overlay:
             self.draw_overlay()
-        if self.zoom is None:
+        zoom = self.view.zoom
+        if zoom is None:
             self.layers.style.width = ""
             self.layers.classList.add("fit")
         else:
             self.layers.classList.remove("fit")
-            self.layers.style.width = "{}px".format(int(width * self.zoom))
-        self.viewport.classList.toggle("zoomed", self.zoom is not None)
+            self.layers.style.width = "{}px".format(int(width * zoom))
+        self.viewport.classList.toggle("zoomed", zoom is not None)
 
     def draw_overlay(self):
         """The mask alone (white where kept, over black), or the cutout with the model's
@@ -455,20 +456,15 @@ class EditorView:
 
     # -- zoom ------------------------------------------------------------------
     def fit_scale(self):
-        rect = self.canvas.getBoundingClientRect()
-        return rect.width / max(self.canvas.width, 1) if self.zoom is None else self.zoom
+        """The scale the photo is shown at now (screen pixels per photo pixel)."""
+        if self.view.zoom is not None:
+            return self.view.zoom
+        return self.canvas.getBoundingClientRect().width / max(self.canvas.width, 1)
 
     def zoom_by(self, steps, around=None):
         """One step in or out (`steps` +1/-1), keeping the point `around` (client x, y)
         or the middle of the view where it is."""
-        current = self.fit_scale()
-        if steps > 0:
-            bigger = [zoom for zoom in ZOOMS if zoom > current * 1.01]
-            target = bigger[0] if bigger else ZOOMS[-1]
-        else:
-            smaller = [zoom for zoom in ZOOMS if zoom < current * 0.99]
-            target = smaller[-1] if smaller else ZOOMS[0]
-        self.zoom_to(target, around)
+        self.zoom_to(self.view.step(self.fit_scale(), steps), around)
 
     def zoom_to(self, zoom, around=None):
         box = self.viewport.getBoundingClientRect()
@@ -478,13 +474,13 @@ class EditorView:
         # The image point under `around`, kept there after zooming.
         x = (around[0] - rect.left) / max(rect.width, 1) * self.canvas.width
         y = (around[1] - rect.top) / max(rect.height, 1) * self.canvas.height
-        self.zoom = zoom
+        self.view.zoom = zoom
         self.render()
         self.viewport.scrollLeft = x * zoom - (around[0] - box.left)
         self.viewport.scrollTop = y * zoom - (around[1] - box.top)
 
     def fit(self):
-        self.zoom = None
+        self.view.zoom = None
         self.render()
 
     # -- pointer ---------------------------------------------------------------

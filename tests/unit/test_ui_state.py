@@ -138,3 +138,24 @@ def test_edits_undo_and_redo_without_limit_and_a_reset_is_undoable():
     history.reset()
     history.reset()                       # nothing to reset: not a step
     assert history.undo()[-1] == {"n": "new"}
+
+
+@pytest.mark.parametrize("shown, direction, expected", [
+    (0.37, 1, 0.5), (0.37, -1, 0.25), (1.0, 1, 2.0), (1.0, -1, 0.5), (8.0, 1, 8.0), (0.125, -1, 0.125),
+    (0.5, 1, 1.0),
+])
+def test_zoom_steps_go_to_the_next_step_beyond_the_scale_shown(shown, direction, expected):
+    """From a fitted scale (0.37) one step in is 50 %, out 25 %; the steps stop at 1/8 and 8x."""
+    from app.ui.state import View
+
+    assert View().step(shown, direction) == expected
+
+
+def test_an_unknown_view_is_refused():
+    from app.ui.state import View
+
+    view = View()
+    view.set_mode("mask")
+    with pytest.raises(ValueError):
+        view.set_mode("x-ray")
+    assert view.mode == "mask"
