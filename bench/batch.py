@@ -91,6 +91,7 @@ def main() -> None:
             zip_ended = time.monotonic()
             zip_memory = memory.peak("page", zip_started, zip_ended)
             entries = len(zipfile.ZipFile(zip_path).namelist())
+            zip_bytes = zip_path.stat().st_size
             context.close()
     mb = 1 / 1e6
     print(f"Batch of {args.photos} photos at {args.megapixels:g} MP, {chromium_version()}, one run")
@@ -103,7 +104,7 @@ def main() -> None:
     print(f"  peak PSS, first {quarter} photos, MB        {first['pss'] * mb:8.0f}")
     print(f"  peak PSS, last {quarter} photos, MB         {last['pss'] * mb:8.0f}   ratio {last['pss'] / first['pss']:.2f}")
     print(f"  Download all: seconds, entries       {zip_ended - zip_started:8.1f}   {entries}")
-    print(f"  Download all: peak PSS, MB           {zip_memory['pss'] * mb:8.0f}   ZIP {zip_path.stat().st_size * mb if zip_path.exists() else 0:.0f} MB")
+    print(f"  Download all: peak PSS, MB           {zip_memory['pss'] * mb:8.0f}   ZIP {zip_bytes * mb:.0f} MB")
 
 
 if __name__ == "__main__":
