@@ -36,9 +36,10 @@ from app.core.spec import ModelSpec
 
 LoadSession = Callable[[ModelSpec, Callable[[int, int], None]], Awaitable[object]]
 
-# Full-resolution cutouts kept at once (the photo on screen, the one just finished and
-# the one being exported): a 48 MP cutout with its photo and working data is ~1 GB.
-KEEP_RESULTS = 3
+# Full-resolution cutouts kept at once: the photo on screen and one more (the one just
+# finished, or one being exported). A 48 MP cutout with its photo and working data is
+# about half a gigabyte, and a WebAssembly worker has 4 GB in all.
+KEEP_RESULTS = 2
 
 
 class Engine:
