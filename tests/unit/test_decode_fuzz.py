@@ -7,8 +7,9 @@ The real files are made by Pillow here (JPEG with EXIF and GPS, PNG with alpha a
 colour profile, WebP, animated GIF and WebP, TIFF, BMP) and damaged by flipping,
 inserting, overwriting and cutting bytes. Examples are derived from the test's name
 (`derandomize`), so a run is repeatable, and no database is written; the whole file
-takes about 20 s. Each example has a deadline, and an alarm fails the test if one
-example runs for HANG_SECONDS (a deadline alone only measures a call that returned).
+takes about 20 s. An alarm fails the test if one example runs for HANG_SECONDS.
+Hypothesis's own per-example deadline is off: it times calls that returned, and on a
+busy 2-core machine a 1 s example took 4.4 s and failed CI; a hang is the alarm's job.
 
 What these tests found, now fixed in app/core/preprocess.py: a header claiming
 3019898912×24 pixels kept `downscaled_size` busy for seconds; a GIF cut inside its
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ FUZZ = settings(
     max_examples=500,
     derandomize=True,
     database=None,
-    deadline=timedelta(seconds=3),
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
