@@ -412,10 +412,14 @@ class EditorView:
         self.overlay.hidden = not overlay
         # The download's own picture (a background, a square) while only looking at it;
         # the cutout itself while comparing, viewing the mask or editing.
-        preview = (self.preview.getAttribute("data-wanted") == "1" and self.mode == "cutout"
-                   and (self.viewport.getAttribute("data-tool") or "move") == "move")
+        tool = self.viewport.getAttribute("data-tool") or "move"
+        preview = self.preview.getAttribute("data-wanted") == "1" and self.mode == "cutout" and tool == "move"
         self.preview.hidden = not preview
         self.canvas.hidden = preview
+        # The brush's controls while a brush is chosen; the backdrop choice while the
+        # checkerboard can show through (not under a file with its own background).
+        element("brush").hidden = tool not in ("restore", "erase")
+        element("backdrop").hidden = preview
         if overlay:
             self.draw_overlay()
         zoom = self.view.zoom
