@@ -133,6 +133,7 @@ class Engine:
         """The page no longer needs `job`'s full-resolution cutout: free it (its mask stays,
         for `remake`)."""
         self.results.pop(job, None)
+        self.made_with.pop(job, None)
         self.replays.pop(job, None)
 
     def result(self, job: int) -> pipeline.Cutout:

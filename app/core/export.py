@@ -97,7 +97,7 @@ def encode(image: Image.Image, fmt: str, icc_profile: bytes | None = None, quali
 def filename(original_name: str, fmt: str) -> str:
     """The download's name: `holiday.photo.JPG` -> `holiday.photo-cutout.webp` (or
     `-mask.png`); the directory (/ or \\) dropped; no stem -> `image-cutout.png`.
-    For "png" exactly `app.ui.text.cutout_filename`."""
+    The page's names come from here too (the worker's `export` reply)."""
     spec = _format(fmt)
     base = original_name.replace("\\", "/").split("/")[-1]
     dot = base.rfind(".")

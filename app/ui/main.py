@@ -18,7 +18,7 @@ from pyscript.ffi import create_proxy, to_js
 
 from app.ui import prefetch, state, text
 from app.ui.client import WorkerClient
-from app.ui.views import EditorView, ExportControls, QueueView, ResultView, StatusView, download, element
+from app.ui.views import EditorView, ExportControls, QueueView, ResultView, StatusView, blob, download, element
 
 WAIT_SECONDS = 0.2          # how often a photo given during start-up checks for the worker
 MODEL_KEY = "cutout.model"
@@ -62,7 +62,6 @@ class Page:
         self.runner = None         # the task working through the queue
         self.action = 0            # the newest user action that started work
         self.shown = None          # the done job whose cutout is on screen
-        self.shown_file = None     # ...and its File: a model change redoes it
         self.too_large = None      # a failed job the worker can downscale
         self.restyling = False
         self.restyle_pending = False
@@ -499,8 +498,8 @@ class Page:
     async def switch_model(self):
         """Remember and load the chosen model, then redo the photo on screen with it."""
         window.localStorage.setItem(MODEL_KEY, self.model())
-        if await self.prepare_model() and self.shown_file is not None and not self.busy():
-            self.take_files([self.shown_file])
+        if await self.prepare_model() and self.shown in self.files and not self.busy():
+            self.take_files([self.files[self.shown]])
 
     # -- start-up ------------------------------------------------------------
     async def download_early(self):
@@ -575,7 +574,7 @@ class Page:
             file = files[index] if isinstance(files, list) else files.item(index)
             job = self.queue.add(file.name, file.size, self.action)
             self.files[job.id] = file
-            self.refresh(job)
+            self.list.update(job, self.shown)
         self.show_apply_all()
         self.show_summary()
         self.ensure_running()
@@ -703,7 +702,7 @@ class Page:
         photo is the one on screen (settings changes redo it)."""
         self.show_engine(result)
         self.view.draw(result)
-        previous, self.shown, self.shown_file = self.shown, job.id, self.files.get(job.id)
+        previous, self.shown = self.shown, job.id
         if previous is not None and previous != job.id:
             self.client.forget(previous)
             old = self.queue.get(previous)
@@ -791,7 +790,7 @@ class Page:
             reply = await self.export(job, json.dumps(self.export_controls.layout()), fmt="png")
             if not reply.ok:
                 raise RuntimeError(reply.error)
-            resolve(window.Blob.new([reply.data], to_js({"type": "image/png"})))
+            resolve(blob(reply.data, "image/png"))
             await writing
             self.status.say("Copied {} to the clipboard (PNG).".format(job.name))
         except Exception as exc:
@@ -850,6 +849,7 @@ class Page:
         report naming each photo that failed; one photo at a time, so memory stays bounded."""
         jobs = [job for job in self.queue.jobs if job.state == state.DONE]
         problems = [(job.name, job.error) for job in self.queue.jobs if job.state == state.FAILED]
+        saved = 0
         controls = self.export_controls
         layout = json.dumps(controls.layout())
         pieces = []
@@ -865,6 +865,7 @@ class Page:
                     self.client.forget(job.id)
                 if reply.ok:
                     pieces.append(reply.data)
+                    saved += 1
                 else:
                     problems.append((job.name, reply.error))
             end = await self.client.zip_finish(text.zip_report(problems))
@@ -872,8 +873,7 @@ class Page:
                 raise RuntimeError(end.error)
             pieces.append(end.data)
             download(pieces, text.ZIP_NAME, "application/zip")
-            self.status.say(text.zip_done_line(len(jobs) - (len(problems) - self.queue.count(state.FAILED)),
-                                               len(problems)))
+            self.status.say(text.zip_done_line(saved, len(problems)))
         except Exception as exc:
             self.status.say("The ZIP could not be made: {}".format(exc), error=True)
         finally:

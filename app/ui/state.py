@@ -138,9 +138,6 @@ class Queue:
         self.jobs = [job for job in self.jobs if job.id not in gone]
         return gone
 
-    def batch_finished(self, batch):
-        return all(job.finished for job in self.jobs if job.batch == batch)
-
     # -- progress --------------------------------------------------------------
     def count(self, state):
         return sum(1 for job in self.jobs if job.state == state)

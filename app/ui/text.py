@@ -52,15 +52,6 @@ def boot_line(stage, early_bytes=None):
 PHOTO_STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
 
 
-def cutout_filename(name):
-    """`holiday.photo.JPG` -> `holiday.photo-cutout.png`; no stem -> `image-cutout.png`."""
-    base = name.replace("\\", "/").split("/")[-1]
-    dot = base.rfind(".")
-    stem = base[:dot] if dot > 0 else base
-    stem = stem.strip() or "image"
-    return stem + "-cutout.png"
-
-
 def format_bytes(count):
     """Bytes as people read them: `512 B`, `44.3 MB`."""
     if count < 1000:

@@ -128,8 +128,7 @@ class ResultView:
         """Offer `data` as `filename`; `preview`: show that file in place of the cutout (a
         background, a frame or a format changes what is downloaded)."""
         self.revoke()
-        blob = window.Blob.new(to_js([data]), to_js({"type": mime}))
-        self.download_url = window.URL.createObjectURL(blob)
+        self.download_url = window.URL.createObjectURL(blob(data, mime))
         self.download.href = self.download_url
         self.download.setAttribute("download", filename)
         self.download.textContent = "Download " + short
@@ -139,9 +138,6 @@ class ResultView:
             self.preview.src = self.download_url
             self.preview.alt = "Preview of " + filename
         self.preview.setAttribute("data-wanted", "1" if preview else "")     # EditorView.render shows it
-
-    def filename(self):
-        return self.download.getAttribute("download")
 
     def keep_shown(self):
         """The finished result on screen: what a failed or cancelled photo brings back."""
@@ -168,10 +164,14 @@ class ResultView:
             self.download_url = None
 
 
+def blob(data, mime):
+    """A Blob of `data` (bytes, or a list of pieces to join) of type `mime`."""
+    return window.Blob.new(to_js(data if isinstance(data, list) else [data]), to_js({"type": mime}))
+
+
 def download(data, filename, mime):
     """Save `data` as `filename` now, as a click on a download link does."""
-    blob = window.Blob.new(to_js(data if isinstance(data, list) else [data]), to_js({"type": mime}))
-    url = window.URL.createObjectURL(blob)
+    url = window.URL.createObjectURL(blob(data, mime))
     link = document.createElement("a")
     link.href = url
     link.download = filename
@@ -277,6 +277,7 @@ class ExportControls:
         self.controls = (self.background, self.colour, self.shadow, self.frame, self.margin, self.format,
                          self.same_scale)
         self.formats = {"png": ("PNG (transparent)", "PNG")}
+        self.margin_range = (0.0, 40.0)      # until the worker names the core's limits
 
     def fill(self, choices):
         """The worker's formats and square sizes as menu entries, then the saved choices."""
@@ -286,7 +287,8 @@ class ExportControls:
             self.format.appendChild(_option(key, label))
         for size in choices["squares"]:
             self.frame.appendChild(_option("square-{}".format(size), "Square {0} × {0} px".format(size)))
-        self.margin.min, self.margin.max = str(choices["margin"][0]), str(choices["margin"][1])
+        self.margin_range = choices["margin"]
+        self.margin.min, self.margin.max = str(self.margin_range[0]), str(self.margin_range[1])
         saved = window.localStorage.getItem(self.KEY)
         if saved:
             try:
@@ -329,7 +331,7 @@ class ExportControls:
         if frame.startswith("square-"):
             values["size"] = int(frame.split("-")[1])
         try:
-            values["margin"] = min(max(float(self.margin.value), 0.0), 40.0)
+            values["margin"] = min(max(float(self.margin.value), self.margin_range[0]), self.margin_range[1])
         except ValueError:
             values["margin"] = 5.0
         return values

@@ -13,7 +13,6 @@ from PIL import Image
 from app.core import export, postprocess
 from app.core.compose import Layout, render
 from app.core.export import FORMATS, encode, filename
-from app.ui import text
 from tests import photos
 from tests.helpers import assert_image_equal, assert_image_similar, disc_alpha, gradient_photo
 from tests.unit.test_photo_export import png_chunks, srgb_profile
@@ -173,12 +172,6 @@ def test_the_colour_profile_is_kept_when_given(fmt):
 def test_filename_is_the_stem_plus_cutout_and_the_format_extension(name, expected, fmt, ext):
     """`<stem>-cutout.<ext>`, directories (/ and \\) dropped, no stem -> image."""
     assert filename(name, fmt) == expected.format(ext=ext)
-
-
-@pytest.mark.parametrize("name", ["holiday.photo.JPG", "C:\\a\\b.c.jpeg", "x/y/z", ".hidden", "", "  .png", "a.b/c"])
-def test_filename_for_png_is_the_pages_cutout_filename(name):
-    """For PNG the rule is exactly app/ui/text.py's, so the page's two names agree."""
-    assert filename(name, "png") == text.cutout_filename(name)
 
 
 def test_mask_filename_says_mask():

@@ -60,18 +60,6 @@ def test_retry_puts_a_failed_job_back_in_line():
     assert a.state == WAITING and not a.downscalable and queue.next_waiting() is a
 
 
-def test_a_batch_is_finished_when_each_of_its_jobs_is():
-    queue, (a, b) = queue_of("a", "b")
-    later = queue.new_batch()
-    c = queue.add("c", 1, later)
-    queue.start(a.id, now=0)
-    queue.finish(a.id, 1, 1, now=1)
-    assert not queue.batch_finished(a.batch)
-    queue.cancel(b.id)
-    assert queue.batch_finished(a.batch) and not queue.batch_finished(later)
-    assert c.batch == later != a.batch
-
-
 def test_time_left_comes_from_photos_measured_in_this_run():
     """No estimate before anything is measured (unless the page knows last visit's
     time); then the mean time per photo times what is left, minus the current one's

@@ -1,6 +1,7 @@
 """The page's words and numbers (app/ui/text.py, which runs on MicroPython in the page)."""
 import pytest
 
+from app.core.export import filename
 from app.ui import text
 
 
@@ -18,8 +19,9 @@ from app.ui import text
     ],
 )
 def test_cutout_filename_is_the_stem_plus_cutout_png(name, expected):
-    """Download names are `<original stem>-cutout.png`, whatever the photo was called."""
-    assert text.cutout_filename(name) == expected
+    """Download names are `<original stem>-cutout.png`, whatever the photo was called
+    (the page's names come from the worker: app.core.export.filename)."""
+    assert filename(name, "png") == expected
 
 
 @pytest.mark.parametrize(
