@@ -4,13 +4,13 @@
 
 MODULE is a module of `app/core` (`options`, `spec`, `errors`, `postprocess`,
 `preprocess`, `cleanup`, `filters`, `pipeline`; default: all of these). mutmut
-(3.8, configured in `setup.cfg`'s [mutmut] section) copies the tree into
+(3.8, configured in pyproject.toml's [tool.mutmut] section) copies the tree into
 `mutants/`, makes many small changes ("mutants") to those modules' functions
 (`<` for `<=`, `+ 1`, `None` for a value, a dropped argument...) and runs the
 CPython unit tests (`tests/unit`, `-m "not model"`, without test_build.py) that
 reach each changed function. A mutant is killed when a test fails, survives when
 they all pass. The big numeric modules (matting, laplacian, refine) are not
-mutated (setup.cfg's do_not_mutate): their tests are slow and their arithmetic
+mutated (pyproject.toml's do_not_mutate): their tests are slow and their arithmetic
 has many mutants no output can tell apart.
 
 Prints a table per module: mutants, killed, survived, timeout (the mutant made the
@@ -45,7 +45,7 @@ CORE = REPO / "app" / "core"
 MUTANTS = REPO / "mutants"
 LOG = REPO / "bench" / "out" / "mutation.log"
 DEFAULT_MODULES = ("options", "spec", "errors", "postprocess", "preprocess", "cleanup", "filters", "pipeline")
-NOT_MUTATED = ("matting", "laplacian", "refine", "__init__")       # setup.cfg do_not_mutate
+NOT_MUTATED = ("matting", "laplacian", "refine", "__init__")       # pyproject.toml do_not_mutate
 
 # mutmut's exit codes (mutmut.stats.status_by_exit_code), folded into the table's columns.
 KILLED, SURVIVED, TIMEOUT, NO_TESTS, OTHER = "killed", "survived", "timeout", "no tests", "other"
@@ -64,7 +64,7 @@ def module_name(arg: str) -> str:
     if not (CORE / f"{name}.py").is_file():
         raise SystemExit(f"no module app/core/{name}.py")
     if name in NOT_MUTATED:
-        raise SystemExit(f"app/core/{name}.py is not mutated (setup.cfg do_not_mutate)")
+        raise SystemExit(f"app/core/{name}.py is not mutated (pyproject.toml do_not_mutate)")
     return name
 
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     modules = list(dict.fromkeys(module_name(m) for m in args.modules or DEFAULT_MODULES))
 
-    os.chdir(REPO)                            # mutmut reads setup.cfg and writes mutants/ here
+    os.chdir(REPO)                            # mutmut reads pyproject.toml and writes mutants/ here
     if args.no_run:
         print(f"Mutation testing of app/core with tests/unit: the last run's results in {MUTANTS}")
     else:

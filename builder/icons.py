@@ -7,7 +7,7 @@ icon fills the whole square with the icon's background colour and keeps the draw
 the central 80 % (the safe zone a launcher's mask never cuts); the Apple touch icon is the
 same full-bleed square (iOS rounds the corners itself and shows transparency as black).
 
-Imports resvg_py (requirements-build.txt) and the standard library; builder.webapp reads
+Imports resvg_py (the `build` group of pyproject.toml) and the standard library; builder.webapp reads
 ICONS and background_colour() without importing resvg_py.
 """
 

@@ -3,7 +3,8 @@
 for the int8 model, in the build's venv), both checked against the sizes and hashes in
 models/manifest.json.
 
-Imports builder.files, builder.paths, builder.pins, builder.shell and the standard library.
+Imports builder.files, builder.paths, builder.pins, builder.shell, builder.venvs and the standard
+library.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from builder.files import BuildError, log, read_json, sha256_bytes, sha256_file,
 from builder.paths import ROOT
 from builder.pins import NPM_PACKAGES
 from builder.shell import run
+from builder import venvs
 
 
 def read_chunks(resource: dict, chunk_dir: Path, label: str) -> bytes:
@@ -121,7 +123,7 @@ def prepare_one(entry: dict, raw: Path, path: Path, python) -> None:
         raise BuildError(
             f"{entry['file']}: prepared {size} bytes with sha256 {actual}; models/manifest.json "
             f"expects {entry['bytes']} bytes with sha256 {entry['sha256']}. If {script.replace('.', '/')}.py, "
-            "what it reads from models/ or requirements-build.txt changed on purpose, check the model "
+            "what it reads from models/ or the build group in pyproject.toml changed on purpose, check the model "
             "(tests/unit/test_prepare_model.py, test_quantize_model.py) and put the new size and hash "
             "in the manifest."
         )
@@ -132,7 +134,7 @@ def make_probe(cache_dir: Path, python) -> Path:
     """The WebGPU probe's files (builder/probe_model.py) in a folder named after the hash of
     the script that makes them and the build's requirements; made only once per version."""
     script = ROOT / "builder" / "probe_model.py"
-    key = sha256_bytes(script.read_bytes() + (ROOT / "requirements-build.txt").read_bytes())[:16]
+    key = sha256_bytes(script.read_bytes() + venvs.requirements_key("build"))[:16]
     folder = cache_dir / f"probe-{key}"
     if not folder.is_dir():
         part = folder.with_name(folder.name + ".part")

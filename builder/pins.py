@@ -1,6 +1,6 @@
 """Pinned versions and the vendored file lists: the ONE place they live.
 
-package.json must list the same npm versions and requirements-dev.txt the same wheel
+package.json must list the same npm versions and pyproject.toml the same wheel
 versions (tests/unit/test_build.py checks both).  Imports nothing.
 """
 
@@ -26,7 +26,7 @@ NPM_PACKAGES = {
 AXE_CORE_VERSION = "4.14.1"  # tests/browser/test_accessibility.py injects axe.min.js
 NPM_TEST_PACKAGES = {"axe-core": AXE_CORE_VERSION}
 
-# Pyodide packages we ship: name in pyodide-lock.json -> version (requirements-dev.txt
+# Pyodide packages we ship: name in pyodide-lock.json -> version (pyproject.toml
 # pins the same versions for the native reference).
 PYODIDE_WHEELS = {"numpy": "2.0.2", "pillow": "10.2.0"}
 

@@ -17,7 +17,7 @@ Three changes, each checked before it is made (and a fourth on request):
 `weights_to_float32` (not part of `prepare`) makes a 16-bit model wholly 32-bit for the
 int8 quantizer (builder/quantize_model.py).
 
-Runs in the build's own venv (requirements-build.txt); imports onnx, NumPy and the standard
+Runs in the build's own venv (the `build` group of pyproject.toml); imports onnx, NumPy and the standard
 library only, and is never imported by the stdlib-only build modules (builder/models.py runs
 it as a subprocess).
 """

@@ -5,7 +5,7 @@ the 16-bit model.
     python -m builder.quantize_model SOURCE --calibrate     # a developer's: new ranges
 
 SOURCE is the raw 16-bit ISNet (.cache/models/isnet-fp16.onnx). Run in the build venv
-(requirements-build.txt) or the project's .venv (both pin the same onnx and onnxruntime).
+(the `build` group of pyproject.toml) or the project's .venv (both pin the same onnx and onnxruntime).
 
 Calibrating (a developer's step, after the photo list, the method or the graph changed):
 

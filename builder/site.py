@@ -22,7 +22,7 @@ from builder.licenses import write_licenses
 from builder import venvs
 from builder.models import make_probe, obtain_models, prepare_models, prepared_files
 from builder.npm import ensure_node_modules
-from builder.paths import BUILD_VENV, REQUIREMENTS_BUILD, ROOT
+from builder.paths import BUILD_VENV, ROOT
 from builder.pins import MICROPYTHON_FILES, NPM_PACKAGES, ORT_OPTIONAL_FILES, ORT_REQUIRED_FILES, PYODIDE_FILES, PYODIDE_WHEELS
 from builder.webapp import SERVICE_WORKER_SOURCE, make_icons, write_webapp
 from builder.wheels import obtain_wheels
@@ -165,7 +165,7 @@ def _build(root: Path, use_cdn: bool) -> Path:
     wheels = obtain_wheels(node_modules / "pyodide" / "pyodide-lock.json", use_cdn)
     chunk_dir = node_modules / "@imgly" / "background-removal-data" / "dist"
     raw_models = obtain_models(manifest, chunk_dir, root / ".cache" / "models")
-    build_python = functools.partial(venvs.ensure, BUILD_VENV, REQUIREMENTS_BUILD)
+    build_python = functools.partial(venvs.ensure, BUILD_VENV, "build")
     models = prepare_models(manifest, raw_models, root / ".cache" / "models", build_python)
     probe = make_probe(root / ".cache" / "models", build_python)
     icons = make_icons(root / ".cache", build_python)

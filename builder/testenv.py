@@ -11,7 +11,7 @@ import subprocess
 
 from builder.files import BuildError, log
 from builder import venvs
-from builder.paths import CHROMIUM, REQUIREMENTS_DEV, ROOT, VENV
+from builder.paths import CHROMIUM, ROOT, VENV
 from builder.shell import apt_install
 from builder.site import build
 
@@ -38,7 +38,7 @@ def test(pytest_args: list[str], use_cdn: bool) -> int:
         apt_install(*missing)
     if browser and not CHROMIUM.exists():
         raise BuildError(f"{CHROMIUM} is still missing after installing Debian's chromium")
-    python = venvs.ensure(VENV, REQUIREMENTS_DEV)
+    python = venvs.ensure(VENV, "test", with_project=True)
     dist = build(ROOT, use_cdn)
     worst = 0
     for arguments in runs:

@@ -22,6 +22,7 @@ from builder.files import BuildError, log, sha256_bytes, sha256_file_listed, wri
 from builder.icons import ICONS, background_colour
 from builder.paths import ROOT
 from builder.pins import ORT_OPTIONAL_FILES
+from builder import venvs
 from builder.serve import ISOLATION_HEADERS, MIME_TYPES
 from builder.shell import run
 
@@ -55,8 +56,8 @@ SHARE_TARGET = "share-target"  # the service worker answers this POST (static/se
 def make_icons(cache_dir: Path, python) -> Path:
     """The PNG icons (builder/icons.py, in the build's venv) in a folder named after the hash
     of their source, the script and the build's requirements; rendered once per version."""
-    parts = [ROOT / ICON_SOURCE, ROOT / "builder" / "icons.py", ROOT / "requirements-build.txt"]
-    key = sha256_bytes(b"".join(p.read_bytes() for p in parts))[:16]
+    parts = [ROOT / ICON_SOURCE, ROOT / "builder" / "icons.py"]
+    key = sha256_bytes(b"".join(p.read_bytes() for p in parts) + venvs.requirements_key("build"))[:16]
     folder = cache_dir / f"icons-{key}"
     if not folder.is_dir():
         part = folder.with_name(folder.name + ".part")

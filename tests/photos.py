@@ -1,6 +1,6 @@
 """Real photos the tests own, so no test depends on a folder outside the repository.
 
-They come from scikit-image's wheel (a pinned test dependency; `requirements-dev.txt`),
+They come from scikit-image's wheel (a pinned test dependency; pyproject.toml),
 which bundles these photos with their licences stated in `skimage.data`:
 
     astronaut  512×512   Eileen Collins, NASA: public domain

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from builder import csp, files, models, npm, pins, serve, site, testenv, verify, wheels
+from builder import csp, files, models, npm, pins, serve, site, testenv, venvs, verify, wheels
 from tests.conftest import ROOT
 
 
@@ -328,24 +328,32 @@ def test_committed_package_json_matches_the_pins():
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
 
 
-def requirement_pins(name: str) -> dict[str, str]:
-    return dict(
-        re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
-        for line in (ROOT / name).read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
+def requirement_pins(requirements: list[str]) -> dict[str, str]:
+    return dict(re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", line).groups() for line in requirements)
 
 
-@pytest.mark.parametrize("requirements", ["requirements-dev.txt", "requirements-build.txt"])
-def test_requirements_pin_the_browser_versions(requirements):
-    required = requirement_pins(requirements)
+@pytest.mark.parametrize("venv", ["the project", "the build"])
+def test_python_dependencies_pin_the_browser_versions(venv):
+    required = requirement_pins(venvs.project_dependencies() if venv == "the project" else venvs.group("build"))
     assert required["numpy"] == pins.PYODIDE_WHEELS["numpy"]
     assert required["pillow"] == pins.PYODIDE_WHEELS["pillow"]
     assert required["onnxruntime"] == pins.ORT_WEB_VERSION
 
 
 def test_the_tests_read_models_with_the_onnx_the_build_prepares_them_with():
-    assert requirement_pins("requirements-dev.txt")["onnx"] == requirement_pins("requirements-build.txt")["onnx"]
+    assert requirement_pins(venvs.group("test"))["onnx"] == requirement_pins(venvs.group("build"))["onnx"]
+
+
+def test_every_python_dependency_is_pinned_once():
+    """Direct dependencies are pinned in pyproject.toml, what they pull in in constraints.txt:
+    exact versions everywhere, and no package pinned in both (one place per fact)."""
+    direct = {}
+    for requirements in (venvs.project_dependencies(), *venvs.pyproject()["dependency-groups"].values()):
+        for name, version in requirement_pins(requirements).items():
+            assert direct.setdefault(name.lower(), version) == version, f"{name} pinned twice differently"
+    lines = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+    locked = requirement_pins(lines)
+    assert locked and not set(map(str.lower, locked)) & set(direct)
 
 
 # --------------------------------------------------------------------------------------

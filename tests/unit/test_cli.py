@@ -1,4 +1,4 @@
-"""Unit tests for the command line (`python -m app`, app/__main__.py).
+"""Unit tests for the command line (`cutout`, app/cli).
 
 Most tests replace the onnxruntime session with a fake (the mask is the photo's red
 channel), so they check the command's behaviour, not the model. One test, marked
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app.__main__ as cli
+import app.cli as cli
 from app.core.options import Options
 from app.core.errors import InputError
 from app.core.preprocess import decode

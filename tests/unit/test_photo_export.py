@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-import app.__main__ as cli
+import app.cli as cli
 from app.core import pipeline, preprocess
 from app.core.errors import TooLargeError
 from app.core.options import Options
