@@ -29,10 +29,9 @@ from pyodide.ffi import to_js
 
 from app.core import edits as mask_edits, export as formats
 from app.core.archive import ZipStream
-from app.core.compose import MAX_MARGIN, MIN_MARGIN, SQUARE_SIZES, Layout
+from app.core.compose import MAX_MARGIN, MIN_MARGIN, SQUARE_SIZES, Layout, read_background
 from app.core.compose import common_scale as compose_common_scale
 from app.core.errors import Cancelled, InputError, ModelError, TooLargeError
-from app.core.preprocess import decode_photo
 from app.core.options import Options
 from app.core.backends import PREFERENCES
 from app.core.spec import DEFAULT_MODELS, load_specs
@@ -273,11 +272,7 @@ def _background_picture(data):
     raw = data.to_bytes()
     key = hashlib.sha256(raw).hexdigest()
     if _PICTURE.get("key") != key:
-        try:
-            picture = decode_photo(raw, downscale=True).image
-        except InputError as exc:
-            raise InputError(f"The background picture: {exc}") from None
-        _PICTURE.update(key=key, image=picture)
+        _PICTURE.update(key=key, image=read_background(raw))
     return _PICTURE["image"]
 
 

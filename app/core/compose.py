@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from PIL import Image, ImageFilter
 
+from .errors import InputError
 from .options import from_plain
+from .preprocess import decode_photo
 
 # The choices and limits, used by `Layout`'s checks (and for the page's controls).
 BACKGROUNDS = ("transparent", "colour", "blur", "image")
@@ -130,6 +132,16 @@ class Layout:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def read_background(data: bytes) -> Image.Image:
+    """The user's background picture (the "image" background) from its file, upright; one
+    over the size limit is downscaled (it is only a background). An InputError naming it
+    if it cannot be read."""
+    try:
+        return decode_photo(data, downscale=True).image
+    except InputError as exc:
+        raise InputError(f"The background picture: {exc}") from None
 
 
 def subject_box(alpha: "np.ndarray | Image.Image", level: int = HAZE_LEVEL) -> Box | None:

@@ -1,12 +1,17 @@
-"""Unit tests for the command line (`cutout`, app/cli).
+"""Unit tests for the `cutout` command (app/cli): what it writes where, its report, its exit
+status, resuming, stopping, and the page's export choices as flags.
 
 Most tests replace the onnxruntime session with a fake (the mask is the photo's red
 channel), so they check the command's behaviour, not the model. One test, marked
-`model`, runs the real fp16 model once on a real photo (tests/photos.py).
+`model`, runs the real default model once on a real photo (tests/photos.py). The Dask
+runs, with real processes and the real model, are in tests/cli.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
+import os
 import re
 from pathlib import Path
 
@@ -15,8 +20,9 @@ import pytest
 from PIL import Image
 
 import app.cli as cli
+from app.cli import catalogue, work
+from app.core import compose, pipeline
 from app.core.options import Options
-from app.core.errors import InputError
 from app.core.preprocess import decode
 from app.core.spec import get_spec
 from tests import photos
@@ -27,6 +33,7 @@ class FakeSession:
     """Stands in for NativeSession: records how it was made; the mask is the red channel."""
 
     made: list[tuple] = []
+    spec = get_spec()
 
     @classmethod
     def from_dir(cls, model_dir, spec, threads=None):
@@ -39,168 +46,324 @@ class FakeSession:
 
 @pytest.fixture
 def fake_session(monkeypatch):
+    """The fake session in place of the model, in this process (no model file checked)."""
     FakeSession.made = []
-    monkeypatch.setattr(cli, "NativeSession", FakeSession)
+    monkeypatch.setattr(work, "NativeSession", FakeSession)
+    monkeypatch.setattr(cli, "verify_model_file", lambda path, spec: None)
+    monkeypatch.setattr(work, "_SESSIONS", {})
     return FakeSession
+
+
+PLAIN = ["--no-refine-edges", "--no-decontaminate", "--no-remove-specks"]   # the fake's exact answer
 
 
 @pytest.fixture
 def photo_folder(tmp_path):
-    """Two photos (PNG 60×40, JPEG 30×50), a text file, a broken .jpg and a sub-folder."""
+    """A shop: two photos at the top, a text file, a broken .jpg, and a photo of the same
+    name in two sub-folders."""
     folder = tmp_path / "photos"
-    folder.mkdir()
+    (folder / "shoes").mkdir(parents=True)
+    (folder / "bags").mkdir()
     (folder / "first.png").write_bytes(encode(gradient_photo(60, 40), "PNG"))
     (folder / "second.jpg").write_bytes(encode(gradient_photo(30, 50), "JPEG", quality=95))
     (folder / "notes.txt").write_text("not a photo\n")
     (folder / "zz-broken.jpg").write_text("this is text with a .jpg name\n")
-    (folder / "nested").mkdir()
-    (folder / "nested" / "inner.png").write_bytes(encode(gradient_photo(8, 8), "PNG"))
+    (folder / "shoes" / "item.png").write_bytes(encode(gradient_photo(8, 8), "PNG"))
+    (folder / "bags" / "item.png").write_bytes(encode(gradient_photo(12, 8), "PNG"))
     return folder
 
 
-# --------------------------------------------------------------------------------------
-# find_photos and output_name
-# --------------------------------------------------------------------------------------
-def test_find_photos_in_folder_sorted_by_suffix_not_recursive(tmp_path):
-    """A folder yields its photo files (any case of suffix), sorted, skipping other files
-    and sub-folders.
-    """
-    for name in ["b.JPG", "a.png", "c.webp", "d.jpeg", "e.txt", "f", "g.tiff", "h.onnx"]:
-        (tmp_path / name).write_bytes(b"x")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "x.png").write_bytes(b"x")
-    names = [p.name for p in cli.find_photos([tmp_path])]
-    assert names == ["a.png", "b.JPG", "c.webp", "d.jpeg", "g.tiff"]
+def read_report(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
-def test_find_photos_skips_folder_named_like_photo(tmp_path):
-    """A sub-folder called 'album.jpg' is not taken for a photo."""
-    (tmp_path / "album.jpg").mkdir()
-    (tmp_path / "a.png").write_bytes(b"x")
-    assert [p.name for p in cli.find_photos([tmp_path])] == ["a.png"]
-
-
-def test_find_photos_keeps_given_files_in_order(tmp_path):
-    """Files named on the command line are kept as given, whatever their suffix, in order,
-    with folder contents spliced in at the folder's position.
-    """
-    folder = tmp_path / "dir"
-    folder.mkdir()
-    (folder / "x.png").write_bytes(b"x")
-    given = [tmp_path / "z.txt", folder, tmp_path / "a.jpg"]
-    assert cli.find_photos(given) == [tmp_path / "z.txt", folder / "x.png", tmp_path / "a.jpg"]
-
-
-def test_find_photos_empty():
-    """No paths give no photos."""
-    assert cli.find_photos([]) == []
-
-
-@pytest.mark.parametrize(
-    "photo, name",
-    [
-        ("cat.jpg", "cat-cutout.png"),
-        ("dir/Holiday.Photo.JPEG", "Holiday.Photo-cutout.png"),
-        ("/abs/path/scan.png", "scan-cutout.png"),
-        ("no_suffix", "no_suffix-cutout.png"),
-    ],
-)
-def test_output_name(photo, name):
-    """The cutout of `<dir>/<stem>.<ext>` is named `<stem>-cutout.png` (no folder)."""
-    assert cli.output_name(Path(photo)) == name
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
 # --------------------------------------------------------------------------------------
-# main, with a fake session
+# A folder, its report and its exit status
 # --------------------------------------------------------------------------------------
-def test_main_cuts_out_folder_and_reports_bad_file(fake_session, photo_folder, tmp_path, capsys):
-    """A folder with two photos, a text file and a broken .jpg: two RGBA cutouts of the
-    photos' sizes with a non-constant alpha, the broken file reported on stderr, exit 1.
-    """
-    out = tmp_path / "out" / "deeper"                 # created by the command
-    plain = ["--no-refine-edges", "--no-decontaminate", "--no-remove-specks"]   # exact answer
-    status = cli.main([str(photo_folder), "--out", str(out), *plain])
+def test_a_folder_is_cut_out_into_a_mirrored_tree_with_a_report(fake_session, photo_folder, tmp_path, capsys):
+    """Every photo, sub-folders too, is cut out at its size (the fake's exact answer); the
+    broken file fails with the decoder's reason, on stderr and in the report; the text
+    file is listed as not a photo; exit 1 because a photo failed."""
+    out = tmp_path / "out" / "deeper"                 # made by the command
+    assert cli.main([str(photo_folder), "--out", str(out), *PLAIN]) == 1
     captured = capsys.readouterr()
-    assert status == 1
-    assert sorted(p.name for p in out.iterdir()) == ["first-cutout.png", "second-cutout.png"]
-    for name, size in [("first", (60, 40)), ("second", (30, 50))]:
-        cutout = Image.open(out / f"{name}-cutout.png")
+    assert files_under(out) == ["bags/item-cutout.png", "cutout-report.csv", "first-cutout.png",
+                                "second-cutout.png", "shoes/item-cutout.png"]
+    for name, source, size in [("first-cutout.png", "first.png", (60, 40)), ("second-cutout.png", "second.jpg", (30, 50)),
+                               ("bags/item-cutout.png", "bags/item.png", (12, 8))]:
+        cutout = Image.open(out / name)
         assert (cutout.format, cutout.mode, cutout.size) == ("PNG", "RGBA", size)
         alpha = np.asarray(cutout.getchannel("A"))
         assert alpha[:, 0].max() < 10 and alpha[:, -1].min() > 245   # follows the red ramp
-        photo = decode((photo_folder / f"{name}.{'png' if name == 'first' else 'jpg'}").read_bytes())
-        np.testing.assert_array_equal(np.asarray(cutout)[..., :3], np.asarray(photo))
-    assert captured.err.splitlines() == [
-        f"{photo_folder / 'zz-broken.jpg'}: skipped: "
-        "This file is not an image we can read (JPEG, PNG or WebP)."
-    ]
-    lines = captured.out.splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith(f"{photo_folder / 'first.png'} -> {out / 'first-cutout.png'} (")
-    assert lines[1].startswith(f"{photo_folder / 'second.jpg'} -> {out / 'second-cutout.png'} (")
-    assert "decode" in lines[0] and "encode" in lines[0]
+        photo = np.asarray(decode((photo_folder / source).read_bytes()))
+        visible = alpha > 0
+        np.testing.assert_array_equal(np.asarray(cutout)[..., :3][visible], photo[visible])
+    broken = photo_folder / "zz-broken.jpg"
+    assert f"{broken}: failed: This file is not an image we can read (JPEG, PNG or WebP)." in captured.err.splitlines()
+    assert re.search(rf"^{re.escape(str(photo_folder / 'first.png'))} -> {re.escape(str(out / 'first-cutout.png'))} "
+                     r"\(\d+\.\ds: decode .* encode", captured.out, re.M)
+    assert "4 cut out, 1 failed, 1 file not a photo" in captured.err
+    rows = {Path(row["photo"]).relative_to(photo_folder).as_posix(): row for row in read_report(out / "cutout-report.csv")}
+    assert {name: row["status"] for name, row in rows.items()} == {
+        "first.png": "done", "second.jpg": "done", "shoes/item.png": "done", "bags/item.png": "done",
+        "zz-broken.jpg": "failed", "notes.txt": "not a photo"}
+    assert rows["zz-broken.jpg"]["reason"] == "This file is not an image we can read (JPEG, PNG or WebP)."
+    assert rows["zz-broken.jpg"]["output"] == ""
+    done = rows["shoes/item.png"]
+    assert Path(done["output"]) == out / "shoes" / "item-cutout.png"
+    assert float(done["seconds"]) > 0 and float(done["inference_s"]) >= 0 and done["encode_s"] != ""
+    assert done["worker"].endswith(f":{os.getpid()}")
 
 
-def test_main_returns_0_when_all_succeed(fake_session, tmp_path, capsys):
-    """Only good photos: exit status 0 and nothing on stderr."""
+def test_exit_status_0_when_every_photo_is_cut_out_and_nothing_on_stderr_but_the_summary(fake_session, tmp_path, capsys):
     photo = tmp_path / "only.png"
     photo.write_bytes(encode(gradient_photo(16, 12), "PNG"))
     assert cli.main([str(photo), "--out", str(tmp_path / "out")]) == 0
-    assert capsys.readouterr().err == ""
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines()[-1].startswith("1 cut out in ")
     assert Image.open(tmp_path / "out" / "only-cutout.png").size == (16, 12)
 
 
-def test_main_reports_missing_file(fake_session, tmp_path, capsys):
-    """A named file that does not exist is reported and counted as a failure."""
+def test_a_missing_file_fails_with_a_reason(fake_session, tmp_path, capsys):
     missing = tmp_path / "gone.jpg"
     assert cli.main([str(missing), "--out", str(tmp_path / "out")]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith(f"{missing}: skipped: ") and "No such file" in err
+    assert f"{missing}: failed: The file is not there (moved or deleted?)." in capsys.readouterr().err
 
 
-def test_main_passes_model_dir_and_threads(fake_session, tmp_path):
-    """--model, --model-dir and --threads reach the session; the default model is isnet-int8."""
+def test_the_report_can_be_json_lines_anywhere(fake_session, photo_folder, tmp_path):
+    report = tmp_path / "logs" / "run.jsonl"
+    cli.main([str(photo_folder), "--out", str(tmp_path / "out"), "--report", str(report)])
+    rows = [json.loads(line) for line in report.read_text().splitlines()]
+    assert len(rows) == 6 and set(rows[0]) == set(cli.report.COLUMNS)
+    assert sorted(row["status"] for row in rows) == ["done"] * 4 + ["failed", "not a photo"]
+    assert not (tmp_path / "out" / "cutout-report.csv").exists()
+
+
+def test_a_report_that_is_neither_csv_nor_jsonl_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main([str(tmp_path), "--out", str(tmp_path / "o"), "--report", str(tmp_path / "r.txt")])
+    assert caught.value.code == 2 and "--report must end in .csv or .jsonl" in capsys.readouterr().err
+
+
+def test_a_bug_costs_one_photo_not_the_run(fake_session, photo_folder, tmp_path, monkeypatch):
+    """An unexpected error on one photo fails that photo, naming the error; the rest go on."""
+    real = pipeline.export
+
+    def export(cutout, *args, **kwargs):
+        if cutout.image.size == (30, 50):
+            raise ZeroDivisionError("boom")
+        return real(cutout, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "export", export)
+    out = tmp_path / "out"
+    assert cli.main([str(photo_folder), "--out", str(out)]) == 1
+    rows = {Path(row["photo"]).name: row for row in read_report(out / "cutout-report.csv")}
+    assert rows["second.jpg"]["status"] == "failed"
+    assert rows["second.jpg"]["reason"].startswith("Internal error: ZeroDivisionError: boom (test_cli.py:")
+    assert rows["first.png"]["status"] == "done" and (out / "first-cutout.png").exists()
+    assert not (out / "second-cutout.png").exists()
+
+
+# --------------------------------------------------------------------------------------
+# Resuming, stopping, no half-written file
+# --------------------------------------------------------------------------------------
+def test_a_second_run_keeps_what_is_there_and_makes_only_the_rest(fake_session, photo_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    cli.main([str(photo_folder), "--out", str(out)])
+    first = (out / "first-cutout.png").stat().st_mtime_ns
+    (out / "second-cutout.png").unlink()
+    capsys.readouterr()
+    assert cli.main([str(photo_folder), "--out", str(out)]) == 1       # the broken file still fails
+    captured = capsys.readouterr()
+    assert "2 photos to cut out (on this machine, one photo at a time); 3 already there, kept." in captured.out
+    assert (out / "first-cutout.png").stat().st_mtime_ns == first
+    assert (out / "second-cutout.png").exists()
+    statuses = {Path(row["photo"]).relative_to(photo_folder).as_posix(): row["status"]
+                for row in read_report(out / "cutout-report.csv")}
+    assert statuses == {"first.png": "kept", "shoes/item.png": "kept", "bags/item.png": "kept",
+                        "second.jpg": "done", "zz-broken.jpg": "failed", "notes.txt": "not a photo"}
+    # --overwrite makes them all again.
+    assert cli.main([str(photo_folder), "--out", str(out), "--overwrite"]) == 1
+    assert (out / "first-cutout.png").stat().st_mtime_ns != first
+
+
+def test_ctrl_c_keeps_every_finished_file_and_no_half_written_one(fake_session, photo_folder, tmp_path, monkeypatch, capsys):
+    """Ctrl+C while the second photo's file is being written: the first is kept whole, the
+    second's is nowhere (neither under its name nor half-written beside it), the report lists
+    the rest as not done, exit 130; the same command again finishes the job."""
+    out = tmp_path / "out"
+    real_replace = os.replace
+    calls = []
+
+    def interrupted_replace(source, target):
+        calls.append(target)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted_replace)
+    assert cli.main([str(photo_folder), "--out", str(out)]) == cli.EXIT_STOPPED
+    assert files_under(out) == ["cutout-report.csv", "first-cutout.png"]
+    statuses = [row["status"] for row in read_report(out / "cutout-report.csv")]
+    assert sorted(statuses) == ["done", "not a photo"] + ["not done"] * 4
+    assert "1 cut out, 4 not done (stopped; run the same command again to go on)" in capsys.readouterr().err
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert cli.main([str(photo_folder), "--out", str(out)]) == 1
+    assert files_under(out) == ["bags/item-cutout.png", "cutout-report.csv", "first-cutout.png",
+                                "second-cutout.png", "shoes/item-cutout.png"]
+
+
+def test_half_written_files_left_by_a_killed_run_are_cleared(fake_session, tmp_path):
+    photo = tmp_path / "a.png"
+    photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
+    out = tmp_path / "out"
+    leftover = catalogue.partial_name(out / "a-cutout.png", "999")
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half")
+    assert cli.main([str(photo), "--out", str(out)]) == 0
+    assert files_under(out) == ["a-cutout.png", "cutout-report.csv"]
+
+
+def test_write_atomic_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
+    target = tmp_path / "a" / "b.png"
+    work.write_atomic(target, b"first")
+    assert target.read_bytes() == b"first"
+
+    def full_disk(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError):
+        work.write_atomic(target, b"second")
+    assert target.read_bytes() == b"first" and files_under(tmp_path) == ["a/b.png"]
+
+
+# --------------------------------------------------------------------------------------
+# The page's export choices as flags
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("flags, layout, fmt", [
+    ([], compose.Layout(), "png"),
+    (["--format", "jpeg", "--background", "#d02020", "--frame", "square", "--size", "200", "--margin", "10"],
+     compose.Layout(background="colour", colour="#d02020", frame="square", size=200, margin=10), "jpeg"),
+    (["--format", "webp", "--background", "white", "--shadow", "--frame", "subject"],
+     compose.Layout(background="colour", colour="#ffffff", shadow=True, frame="subject"), "webp"),
+    (["--background", "blur"], compose.Layout(background="blur"), "png"),
+    (["--format", "mask"], compose.Layout(), "mask"),
+])
+def test_export_flags_give_the_pages_file(fake_session, tmp_path, flags, layout, fmt):
+    """Each flag set gives exactly the file the core makes for that layout and format
+    (the page's export, `pipeline.export`), named as the page names it."""
+    photo = tmp_path / "in" / "shoe.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes(encode(gradient_photo(64, 48), "JPEG", quality=95))
+    out = tmp_path / "out"
+    assert cli.main([str(photo), "--out", str(out), *flags]) == 0
+    import asyncio
+    cutout = asyncio.run(pipeline.remove_background(photo.read_bytes(), FakeSession(), get_spec()))
+    expected = pipeline.export(cutout, layout, fmt)
+    name = cli.export.filename(photo.name, fmt)
+    assert (out / name).read_bytes() == expected
+
+
+def test_a_background_picture(fake_session, tmp_path):
+    photo = tmp_path / "shoe.png"
+    photo.write_bytes(encode(gradient_photo(64, 48), "PNG"))
+    picture = tmp_path / "beach.png"
+    picture.write_bytes(encode(Image.new("RGB", (30, 30), (10, 200, 30)), "PNG"))
+    assert cli.main([str(photo), "--out", str(tmp_path / "o"), "--background-image", str(picture), "--format", "jpeg"]) == 0
+    result = np.asarray(Image.open(tmp_path / "o" / "shoe-cutout.jpg"), dtype=int)
+    assert abs(result[24, 0] - (10, 200, 30)).max() < 12       # the background where the subject is not
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--background", "pink"], "colour must be #rrggbb, not 'pink'"),
+    (["--frame", "square", "--size", "10"], "size must be a whole number of pixels from 64 to 8000"),
+    (["--margin", "90"], "margin must be between 0 and 40 percent"),
+    (["--workers", "0"], "--workers must be 1 or more"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not allowed with argument"),
+])
+def test_bad_flags_are_usage_errors_before_any_work(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as caught:
+        cli.main([str(tmp_path), "--out", str(tmp_path / "o"), *flags])
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------------------
+# The model and the threads
+# --------------------------------------------------------------------------------------
+def test_model_dir_and_threads_reach_the_session(fake_session, tmp_path):
+    """--model, --model-dir and --threads reach the session; the default model is isnet-int8
+    with this process's share of the cores (all of them outside Dask)."""
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     cli.main([str(photo), "--out", str(tmp_path / "o1")])
     cli.main([str(photo), "--out", str(tmp_path / "o2"), "--model", "isnet-fp16",
               "--model-dir", str(tmp_path / "m"), "--threads", "3"])
     assert fake_session.made == [
-        (cli.DEFAULT_MODEL_DIR, "isnet-int8", None),
+        (cli.DEFAULT_MODEL_DIR, "isnet-int8", work.cores()),
         (tmp_path / "m", "isnet-fp16", 3),
     ]
 
 
-def test_main_rejects_unknown_model(fake_session, tmp_path, capsys):
-    """--model with an unknown name exits with status 2 listing the valid choices."""
+def test_one_session_per_process_for_the_whole_run(fake_session, photo_folder, tmp_path):
+    cli.main([str(photo_folder), "--out", str(tmp_path / "o")])
+    assert len(fake_session.made) == 1
+
+
+def test_workers_on_one_machine_share_its_cores(monkeypatch):
+    """A Dask worker's session gets its host's cores divided by the photos all workers on
+    that host run at once; at least one thread."""
+    monkeypatch.setattr(work, "cores", lambda: 8)
+
+    class Worker:
+        address = "tcp://10.0.0.5:40123"
+
+        class state:
+            nthreads = 1
+
+    monkeypatch.setattr("distributed.get_worker", lambda: Worker)
+    assert work.share_of_cores({"10.0.0.5": 2, "10.0.0.6": 16}) == 4
+    assert work.share_of_cores({"10.0.0.6": 16}) == 8            # not listed: its own threads
+    assert work.share_of_cores({"10.0.0.5": 32}) == 1
+    assert work.host_of("tcp://[::1]:8786") == "[::1]" and work.host_of("tcp://h:1") == "h"
+
+
+def test_outside_dask_a_session_takes_every_core(monkeypatch):
+    monkeypatch.setattr(work, "cores", lambda: 6)
+    assert work.share_of_cores({}) == 6
+
+
+def test_unknown_model_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         cli.main([str(tmp_path), "--out", str(tmp_path / "o"), "--model", "u2net"])
     assert caught.value.code == 2
     assert "invalid choice: 'u2net' (choose from 'isnet-fp16', 'isnet-int8')" in capsys.readouterr().err
 
 
-def test_main_requires_out(fake_session, tmp_path, capsys):
-    """Without --out the command exits with status 2 and says --out is required."""
+def test_out_is_required(tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         cli.main([str(tmp_path)])
     assert caught.value.code == 2
     assert "the following arguments are required: --out" in capsys.readouterr().err
 
 
-def test_main_missing_model_file_names_build_step(tmp_path, capsys):
-    """With no model file in --model-dir the CLI exits 2, pointing at build.py."""
+def test_a_missing_model_file_names_the_build_step(tmp_path, capsys):
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     code = cli.main([str(photo), "--out", str(tmp_path / "o"), "--model-dir", str(tmp_path)])
     assert code == 2
-    assert re.search(re.escape(get_spec().file) + r" is missing: run `python3 build\.py`",
-                     capsys.readouterr().err)
+    assert re.search(re.escape(get_spec().file) + r" is missing: run `python3 build\.py`", capsys.readouterr().err)
 
 
-def test_main_refuses_altered_model_file(tmp_path, capsys):
-    """A model file whose sha256 differs from the manifest is refused before any photo,
-    naming the file, the actual and the expected hash.
-    """
+def test_an_altered_model_file_is_refused_before_any_photo(tmp_path, capsys):
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
     (tmp_path / get_spec().file).write_bytes(b"not a model")
@@ -212,6 +375,14 @@ def test_main_refuses_altered_model_file(tmp_path, capsys):
         f"expected {get_spec().sha256}"
     )
     assert not (tmp_path / "o").exists()
+
+
+def test_the_model_dir_can_come_from_the_environment(fake_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("CUTOUT_MODEL_DIR", str(tmp_path / "models"))
+    photo = tmp_path / "p.png"
+    photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
+    cli.main([str(photo), "--out", str(tmp_path / "o")])
+    assert fake_session.made[0][0] == tmp_path / "models"
 
 
 # --------------------------------------------------------------------------------------
@@ -253,13 +424,13 @@ def test_main_with_real_model_on_a_real_photo(tmp_path, capsys):
 def test_edge_flags_reach_the_pipeline(fake_session, monkeypatch, tmp_path):
     """Each Options field has a flag; their values reach remove_background as Options."""
     seen = []
-    real = cli.pipeline.remove_background
+    real = pipeline.remove_background
 
     async def spy(photo, infer, spec, options=None, on_stage=None, downscale=False):
         seen.append(options)
         return await real(photo, infer, spec, options, on_stage, downscale)
 
-    monkeypatch.setattr(cli.pipeline, "remove_background", spy)
+    monkeypatch.setattr(pipeline, "remove_background", spy)
     photo = tmp_path / "p.png"
     photo.write_bytes(encode(gradient_photo(16, 12), "PNG"))
     args = ["--no-decontaminate", "--keep-main-subject", "--shift-edge", "-1.5", "--feather", "2"]

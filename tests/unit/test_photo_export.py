@@ -20,7 +20,7 @@ from app.core.errors import TooLargeError
 from app.core.options import Options
 from app.core.spec import get_spec
 from tests.helpers import RED, encode, gradient_photo
-from tests.unit.test_cli import FakeSession
+from tests.unit.test_cli import FakeSession, fake_session  # noqa: F401 (a fixture)
 
 SPEC = get_spec()
 PLAIN = Options(refine_edges=False, decontaminate=False, remove_specks=False)
@@ -146,12 +146,6 @@ def test_downscale_consent_reaches_decode(monkeypatch):
     assert cutout.notes == ("Downscaled from 40×30 to 28×21 to fit the 0 MP limit.",)
 
 
-@pytest.fixture
-def fake_session(monkeypatch):
-    FakeSession.made = []
-    monkeypatch.setattr(cli, "NativeSession", FakeSession)
-
-
 def test_cli_says_the_limit_and_how_to_downscale(fake_session, monkeypatch, tmp_path, capsys):
     """Without --downscale a photo over the limit is skipped with the size, the limit and
     the flag to use; with it, it is downscaled and the note printed."""
@@ -159,7 +153,7 @@ def test_cli_says_the_limit_and_how_to_downscale(fake_session, monkeypatch, tmp_
     photo = tmp_path / "big.png"
     photo.write_bytes(encode(gradient_photo(40, 30), "PNG"))
     assert cli.main([str(photo), "--out", str(tmp_path / "o")]) == 1
-    assert ("big.png: skipped: The photo is 40×30 (0 MP); the largest we can process is 0 MP. "
+    assert ("big.png: failed: The photo is 40×30 (0 MP); the largest we can process is 0 MP. "
             "Run again with --downscale to downscale it to fit.") in capsys.readouterr().err
     assert cli.main([str(photo), "--out", str(tmp_path / "o"), "--downscale"]) == 0
     assert "big.png: note: Downscaled from 40×30 to 28×21" in capsys.readouterr().out
