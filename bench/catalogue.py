@@ -382,11 +382,12 @@ class Rembg:
 
 # -- the table -------------------------------------------------------------------------
 def machine() -> str:
+    """The cores, memory and load average now (call it before the runs)."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine())
     memory_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1e6
     load = os.getloadavg()[0]
-    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, load average {load:.1f} at start, no GPU used"
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, load average {load:.1f} before the runs, no GPU used"
 
 
 def describe(photos: list[Path]) -> str:
@@ -433,7 +434,7 @@ def warm_up(work: Path, photo: Path, commands: list[tuple[list[str], dict]]) -> 
         timed("warm-up", command(warm, out), [], out, ours_output, env, work)
 
 
-def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Path) -> None:
+def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Path, host: str) -> None:
     env = environment()
     rembg = Rembg(work, model_file)
     warm_up(work, photos[0], [(lambda into, out: cutout_command(into, out, args.model, 1), env),
@@ -449,7 +450,7 @@ def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Pa
     one, two, theirs = runs
     kind = one.kind or theirs.kind
     print(f"Catalogue: {describe(photos)}, one run each after a warm-up")
-    print(f"Machine: {machine()}")
+    print(f"Machine: {host}")
     print(f"Model: {model_file.name} ({model_file.stat().st_size / MB:.0f} MB) for all; ours: onnxruntime "
           f"{metadata.version('onnxruntime')}, {Path(cutout_command(folder, work, args.model, 1)[0]).name}; "
           f"{rembg.version()}")
@@ -464,7 +465,7 @@ def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Pa
     print_failures(runs)
 
 
-def flat(args, work: Path, photos: list[Path], folder: Path) -> None:
+def flat(args, work: Path, photos: list[Path], folder: Path, host: str) -> None:
     env = environment()
     warm_up(work, photos[0], [(lambda into, out: cutout_command(into, out, args.model, 1), env)])
     many_folder = work / "many"
@@ -478,7 +479,7 @@ def flat(args, work: Path, photos: list[Path], folder: Path) -> None:
     few, lots = runs
     kind = few.kind or lots.kind
     print(f"Memory flatness: ours --workers 2 on {describe(photos)}, then on {args.copies}x as many (copies)")
-    print(f"Machine: {machine()}")
+    print(f"Machine: {host}")
     print(f"  peak {kind} MB, per process{'':<18}{few.label:>12}{lots.label:>14}{'ratio':>8}")
     names = [name for name, _ in few.processes]
     names += [name for name, _ in lots.processes if name not in names]
@@ -499,15 +500,16 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=10)
     args = parser.parse_args()
     model_file = REPO / "dist" / "models" / load_specs()[args.model].file
+    host = machine()
     with tempfile.TemporaryDirectory(prefix="catalogue-") as work:
         work = Path(work)
         folder = work / "photos"
         folder.mkdir()
         photos = make_photos(folder, args.photos)
         if args.flat:
-            flat(args, work, photos, folder)
+            flat(args, work, photos, folder, host)
         else:
-            catalogue(args, work, photos, folder, model_file)
+            catalogue(args, work, photos, folder, model_file, host)
 
 
 if __name__ == "__main__":

@@ -50,9 +50,10 @@ def test(pytest_args: list[str], use_cdn: bool) -> int:
     return worst
 
 
-# The fast CPython tier first, so a broken core fails in seconds, then the browser; each in
-# its own pytest run (Playwright's event loop stays out of the unit tests).
-DEFAULT_TEST_PATHS = ("tests/unit", "tests/browser")
+# The fast CPython tier first, so a broken core fails in seconds, then the command line end
+# to end (real processes, Dask clusters), then the browser; each in its own pytest run
+# (Playwright's event loop stays out of the others).
+DEFAULT_TEST_PATHS = ("tests/unit", "tests/cli", "tests/browser")
 BROWSER_TESTS = ROOT / "tests" / "browser"
 BUILT_SITE_ENV = "CUTOUT_BUILT_SITE"      # set by `test`: dist/ is already built
 # Every test must stand alone, so every run is shuffled (pytest-random-order prints the

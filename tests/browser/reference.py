@@ -1,5 +1,5 @@
 """What the page's cutouts are checked against: the same photo cut out by the
-command line (`python -m app`, native onnxruntime, the same `app.core` code), and
+command line (`cutout`, native onnxruntime, the same `app.core` code), and
 how two cutouts are compared.
 
 A wrong cutout must fail: an empty, a full or an inverted mask, the wrong photo,
@@ -52,13 +52,13 @@ def cli_flags(options: Options) -> list[str]:
 
 
 def native_cutout(photo: Path, out_dir: Path, model: str = DEFAULT_MODEL, options: Options = Options()) -> Image.Image:
-    """`python -m app PHOTO --model MODEL [flags]`, run as a user would; cached per
+    """`cutout PHOTO --out DIR --model MODEL [flags]`, run as a user would; cached per
     (photo content, model, options) for the test session."""
     key = (hashlib.sha256(photo.read_bytes()).hexdigest(), model, options)
     if key not in _CACHE or not _CACHE[key].is_file():
         folder = out_dir / f"native-{len(_CACHE)}"
         result = subprocess.run(
-            [sys.executable, "-m", "app", str(photo), "--out", str(folder), "--model", model, *cli_flags(options)],
+            [str(Path(sys.executable).parent / "cutout"), str(photo), "--out", str(folder), "--model", model, *cli_flags(options)],
             cwd=REPO_ROOT, capture_output=True, text=True,
         )
         assert result.returncode == 0, f"the command line failed on {photo.name}:\n{result.stderr}"

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.browser
 ])
 def test_the_page_matches_the_command_line(open_app, tmp_path, model, query, names):
     """Each photo, as a lossless PNG, cut out in the page with `model` equals
-    `python -m app --model MODEL` of the same file."""
+    `cutout --model MODEL` of the same file."""
     app = open_app(query)
     app.wait_ready()
     assert app.engine.startswith(get_spec(model).label), app.engine

@@ -405,25 +405,25 @@ def test_start_server_picks_a_free_port_and_stops(tmp_path):
             server.server_close()
 
 
-def test_test_command_runs_unit_then_browser_unless_paths_are_given():
-    """`build.py test` runs tests/unit before tests/browser; named paths replace both,
-    while options and their values (`-m "not model"`, `-k name`) keep the defaults."""
-    assert testenv.pytest_command_args([]) == ["tests/unit", "tests/browser"]
-    assert testenv.pytest_command_args(["-m", "not model", "-x"]) == ["tests/unit", "tests/browser", "-m", "not model", "-x"]
+def test_test_command_runs_unit_then_cli_then_browser_unless_paths_are_given():
+    """`build.py test` runs tests/unit, then tests/cli, then tests/browser; named paths
+    replace them, while options and their values (`-m "not model"`, `-k name`) keep the defaults."""
+    tiers = ["tests/unit", "tests/cli", "tests/browser"]
+    assert testenv.pytest_command_args([]) == tiers
+    assert testenv.pytest_command_args(["-m", "not model", "-x"]) == [*tiers, "-m", "not model", "-x"]
     assert testenv.pytest_command_args(["tests/unit", "-m", "not model"]) == ["tests/unit", "-m", "not model"]
     assert testenv.pytest_command_args(["tests/unit/test_build.py::test_zip"]) == ["tests/unit/test_build.py::test_zip"]
 
 
 def test_test_command_runs_each_tier_on_its_own_and_shuffled():
-    """By default the unit tier and the browser tier are two pytest runs, in that order,
-    each shuffled; named paths are one run; an order the caller chose is kept."""
+    """By default each tier is its own pytest run, in order, each shuffled; named paths
+    are one run; an order the caller chose is kept."""
     shuffle = "--random-order-bucket=global"
-    assert testenv.pytest_runs([]) == [["tests/unit", shuffle], ["tests/browser", shuffle]]
-    assert testenv.pytest_runs(["-m", "not model"]) == [["tests/unit", "-m", "not model", shuffle],
-                                                       ["tests/browser", "-m", "not model", shuffle]]
+    tiers = ["tests/unit", "tests/cli", "tests/browser"]
+    assert testenv.pytest_runs([]) == [[tier, shuffle] for tier in tiers]
+    assert testenv.pytest_runs(["-m", "not model"]) == [[tier, "-m", "not model", shuffle] for tier in tiers]
     assert testenv.pytest_runs(["tests/browser/test_photo.py"]) == [["tests/browser/test_photo.py", shuffle]]
-    assert testenv.pytest_runs(["--random-order-seed=7"]) == [["tests/unit", "--random-order-seed=7"],
-                                                             ["tests/browser", "--random-order-seed=7"]]
+    assert testenv.pytest_runs(["--random-order-seed=7"]) == [[tier, "--random-order-seed=7"] for tier in tiers]
     assert testenv.pytest_runs(["tests/unit", "-p", "no:random_order"]) == [["tests/unit", "-p", "no:random_order"]]
 
 
