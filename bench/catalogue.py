@@ -18,6 +18,11 @@ Method:
   cached on disk after; the warm-up also puts the model and the photos in the page cache).
 - Only cutouts that exist and open as a PNG of the photo's size count, so a run that fails
   photos (rembg's folder mode prints an error and goes on, exit status 0) cannot look fast.
+- A third run of ours, one process with `--threads 1`, is one core's throughput: on a machine
+  whose cores one process already keeps busy, 2 workers / 1 worker cannot be 2, and the
+  ratio to this row shows how well the work scales with processes. "Cores busy" is the
+  process tree's CPU time (user + system, `getrusage` of the waited-for children) over
+  the wall clock.
 - Memory: every process of the run's tree, sampled five times a second, proportional set
   size (PSS; the resident set where /proc/PID/smaps_rollup cannot be read); the peak of
   each process, its role from its command line (`dask worker [...]`, the resource
@@ -42,6 +47,7 @@ Imports: Pillow, `bench.chromium` (camera_photos), `app.core.spec` (the model's 
 from __future__ import annotations
 
 import argparse
+import resource
 import json
 import os
 import platform
@@ -61,20 +67,7 @@ from chromium import camera_photos
 from devset import DEFAULT_DEVSET, REPO
 
 from app.core.spec import load_specs  # noqa: E402
-try:  # DEV FALLBACK, remove before finishing
-    from builder.venvs import ensure_group  # noqa: E402
-except ImportError:
-    _DEV_PINS = ['aiohappyeyeballs==2.7.1', 'aiohttp==3.14.5', 'aiosignal==1.4.0', 'annotated-doc==0.0.7', 'annotated-types==0.8.0', 'anyio==4.16.0', 'asyncer==0.0.12', 'attrs==26.1.0', 'certifi==2026.10.19.post1', 'charset-normalizer==3.5.3', 'click==8.5.1', 'fastapi==0.128.8', 'filetype==1.2.0', 'flatbuffers==25.12.19', 'frozenlist==1.8.0', 'h11==0.16.0', 'idna==3.20', 'ImageIO==2.38.1', 'jsonschema==4.26.0', 'jsonschema-specifications==2025.9.1', 'lazy-loader==0.6', 'llvmlite==0.50.0', 'multidict==7.2.1', 'networkx==3.6.1', 'numba==0.68.1', 'numpy==2.4.6', 'onnxruntime==1.30.0', 'packaging==26.4', 'pillow==13.0.0', 'platformdirs==4.14.9', 'pooch==1.9.0', 'propcache==0.5.4', 'protobuf==7.36.2', 'pydantic==2.14.4', 'pydantic_core==2.50.5', 'PyMatting==1.1.16', 'python-multipart==0.0.21', 'referencing==0.37.0', 'rembg[cpu]==2.0.86', 'requests==2.34.2', 'rpds-py==2026.9.1', 'scikit-image==0.26.0', 'scipy==1.17.1', 'sniffio==1.3.1', 'starlette==0.52.1', 'tifffile==2026.3.3', 'tqdm==4.70.1', 'typing-inspection==0.4.5', 'typing_extensions==4.16.0', 'urllib3==2.8.0', 'uvicorn==0.40.0', 'watchdog==6.0.0', 'yarl==1.25.1']
-
-    def ensure_group(venv, group_name):
-        python = venv / "bin" / "python"
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        stamp = venv / ".dev-pins"
-        if not stamp.exists() or stamp.read_text() != repr(_DEV_PINS):
-            subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *_DEV_PINS], check=True)
-            stamp.write_text(repr(_DEV_PINS))
-        return python
+from builder import venvs  # noqa: E402
 
 VENV = REPO / ".venv"
 REMBG_VENV = REPO / ".cache" / "bench-rembg-venv"
@@ -114,12 +107,11 @@ _note(f"hook {os.getpid()}")
 '''
 
 
-def cutout_command(folder: Path, out: Path, model: str, workers: int) -> list[str]:
-    """Our command line on `folder`: the installed `cutout`, else `python -m app`."""
-    cli = VENV / "bin" / "cutout"
-    head = [str(cli)] if cli.exists() else [str(VENV / "bin" / "python"), "-m", "app"]
+def cutout_command(folder: Path, out: Path, model: str, workers: int, threads: int | None = None) -> list[str]:
+    """Our command line on `folder` (the project's `cutout`), on `workers` processes."""
     spread = ["--workers", str(workers)] if workers > 1 else []
-    return [*head, str(folder), "--out", str(out), "--no-progress", "--model", model, *spread]
+    spread += ["--threads", str(threads)] if threads else []
+    return [str(VENV / "bin" / "cutout"), str(folder), "--out", str(out), "--no-progress", "--model", model, *spread]
 
 
 def ours_output(photo: Path) -> str:
@@ -308,6 +300,12 @@ class Run:
     processes: list[tuple[str, int]] = field(default_factory=list)
     total: int = 0
     log: str = ""
+    cpu_seconds: float = 0.0      # user + system time of the whole process tree
+
+    @property
+    def cores_busy(self) -> float:
+        """How many cores the run kept busy on average."""
+        return self.cpu_seconds / self.seconds
 
     @property
     def per_minute(self) -> float:
@@ -325,14 +323,17 @@ def timed(label: str, command: list[str], photos: list[Path], out: Path, name, e
     """`command` run to its exit, timed and its process tree's memory sampled."""
     log_path = out.with_suffix(".log")
     with open(log_path, "wb") as log:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         with TreePeaks(process.pid) as peaks:
             status = process.wait()
             seconds = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)   # waited-for descendants included
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     ok = verified(photos, out, name) if out.is_dir() else 0
     tail = log_path.read_text(errors="replace")[-600:] if status or ok < len(photos) else ""
-    return Run(label, len(photos), ok, seconds, status, peaks.kind, peaks.roles(), peaks.total, tail)
+    return Run(label, len(photos), ok, seconds, status, peaks.kind, peaks.roles(), peaks.total, tail, cpu)
 
 
 def environment() -> dict:
@@ -345,7 +346,7 @@ class Rembg:
     """`rembg p` in its own venv, given our model file, kept off the network."""
 
     def __init__(self, work: Path, model_file: Path):
-        self.python = ensure_group(REMBG_VENV, REMBG_GROUP)
+        self.python = venvs.ensure(REMBG_VENV, REMBG_GROUP)
         self.home = work / "u2net-home"
         self.home.mkdir()
         self.model = self.home / model_file.name
@@ -387,7 +388,8 @@ def machine() -> str:
                 if line.startswith("model name")), platform.machine())
     memory_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1e6
     load = os.getloadavg()[0]
-    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, load average {load:.1f} before the runs, no GPU used"
+    return (f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, load average {load:.1f} before the runs, "
+            "no GPU used")
 
 
 def describe(photos: list[Path]) -> str:
@@ -399,18 +401,19 @@ def describe(photos: list[Path]) -> str:
         if count:
             parts.append(f"{count} at {target} MP")
     total = sum(photo.stat().st_size for photo in photos) / MB
-    return f"{len(photos)} photos ({', '.join(parts)}; {total:.0f} MB of JPEG)"
+    return f"{len(photos)} photos ({', '.join(parts)}; {total:.1f} MB of JPEG)"
 
 
 def print_run(run: Run) -> None:
     failed = "" if run.status == 0 else f"   exit {run.status}"
-    print(f"  {run.label:<34}{run.ok:>4}/{run.photos:<4}{run.seconds:9.1f}{run.per_minute:11.1f}{failed}")
+    print(f"  {run.label:<34}{run.ok:>4}/{run.photos:<4}{run.seconds:9.1f}{run.per_minute:11.1f}"
+          f"{run.cores_busy:12.2f}{failed}")
     for name, used in run.processes:
         where = " (with the scheduler and nannies)" if name == "main" and run.peak("worker") and \
             run.peak("nanny") is None else ""
-        print(f"      {name + where:<59}{used / MB:12.0f}")
+        print(f"      {name + where:<71}{used / MB:12.0f}")
     if len(run.processes) > 1:
-        print(f"      {'all processes (peak of the sum)':<59}{run.total / MB:12.0f}")
+        print(f"      {'all processes (peak of the sum)':<71}{run.total / MB:12.0f}")
 
 
 def ratio(a, b) -> str:
@@ -444,23 +447,27 @@ def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Pa
               photos, work / "ours-1", ours_output, env, work),
         timed("ours, --workers 2 (Dask)", cutout_command(folder, work / "ours-2", args.model, 2),
               photos, work / "ours-2", ours_output, env, work),
+        timed("ours, 1 worker, --threads 1", cutout_command(folder, work / "ours-1t", args.model, 1, 1),
+              photos, work / "ours-1t", ours_output, env, work),
         timed("rembg p -m dis_custom", rembg.command(folder, work / "rembg"),
               photos, work / "rembg", rembg_output, rembg.env, work),
     ]
-    one, two, theirs = runs
+    one, two, one_core, theirs = runs
     kind = one.kind or theirs.kind
     print(f"Catalogue: {describe(photos)}, one run each after a warm-up")
     print(f"Machine: {host}")
     print(f"Model: {model_file.name} ({model_file.stat().st_size / MB:.0f} MB) for all; ours: onnxruntime "
           f"{metadata.version('onnxruntime')}, {Path(cutout_command(folder, work, args.model, 1)[0]).name}; "
           f"{rembg.version()}")
-    print(f"  {'':<34}{'ok/photos':<9}{'seconds':>9}{'photos/min':>11}{f'peak {kind} MB':>12}")
+    print(f"  {'':<34}{'ok/photos':<9}{'seconds':>9}{'photos/min':>11}{'cores busy':>12}{f'peak {kind} MB':>12}")
     for run in runs:
         print_run(run)
     print(f"  ours 1 worker / rembg: photos/min {ratio(one.per_minute, theirs.per_minute)}, "
           f"peak {kind} {ratio(one.total, theirs.total)}")
     print(f"  2 workers / 1 worker:  photos/min {ratio(two.per_minute, one.per_minute)}, "
           f"peak {kind} of all processes {ratio(two.total, one.total)}")
+    print(f"  2 workers / 1 worker of 1 thread (scaling with processes): photos/min "
+          f"{ratio(two.per_minute, one_core.per_minute)}")
     print(f"  rembg offline: {rembg.offline()}")
     print_failures(runs)
 
@@ -488,7 +495,8 @@ def flat(args, work: Path, photos: list[Path], folder: Path, host: str) -> None:
         label = "highest worker" if name == "worker" else name
         print(f"  {label:<44}{(a or 0) / MB:12.0f}{(b or 0) / MB:14.0f}{ratio(b, a):>8}")
     print(f"  {'photos ok':<44}{few.ok:12d}{lots.ok:14d}")
-    print(f"  {'photos/min':<44}{few.per_minute:12.1f}{lots.per_minute:14.1f}{ratio(lots.per_minute, few.per_minute):>8}")
+    print(f"  {'photos/min':<44}{few.per_minute:12.1f}{lots.per_minute:14.1f}"
+          f"{ratio(lots.per_minute, few.per_minute):>8}")
     print_failures(runs)
 
 
