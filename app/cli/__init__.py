@@ -32,7 +32,7 @@ from app.cli.work import Outcome, Settings
 from app.core import compose, export
 from app.core.errors import ModelError
 from app.core.options import Options
-from app.core.spec import DEFAULT_MODEL, get_spec, load_specs
+from app.core.spec import DEFAULT_MODEL, MANIFEST_PATH, ModelSpec, load_specs
 from app.runtime.ort_native import DEFAULT_MODEL_DIR, verify_model_file
 
 REPORT_NAME = "cutout-report.csv"       # in --out unless --report says otherwise
@@ -98,7 +98,8 @@ def parser() -> argparse.ArgumentParser:
                        help="an existing Dask cluster's scheduler; its workers must see the photos, "
                             "--out and --model-dir at the same paths")
     run = parser.add_argument_group("the run")
-    run.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(load_specs()))
+    run.add_argument("--model", default=DEFAULT_MODEL, metavar="|".join(sorted(load_specs(MANIFEST_PATH)))
+                     if MANIFEST_PATH.exists() else "NAME", help=f"the model (default {DEFAULT_MODEL})")
     run.add_argument("--model-dir", type=Path, default=Path(os.environ.get("CUTOUT_MODEL_DIR", DEFAULT_MODEL_DIR)),
                      help="where the model files are (default: the build's dist/models, or $CUTOUT_MODEL_DIR)")
     run.add_argument("--threads", type=int, default=None, metavar="N",
@@ -129,10 +130,24 @@ def settings_from(args: argparse.Namespace, command: argparse.ArgumentParser) ->
     report = args.report or args.out / REPORT_NAME
     if report.suffix.lower() not in REPORT_FORMATS:
         command.error(f"--report must end in {' or '.join(REPORT_FORMATS)}")
-    return Settings(model=args.model, model_dir=str(args.model_dir.absolute()), options=options, layout=layout,
+    return Settings(model=model_spec(args, command), model_dir=str(args.model_dir.absolute()), options=options, layout=layout,
                     fmt=args.format, keep_colour_profile=args.colour_profile, downscale=args.downscale,
                     background_image=str(args.background_image.absolute()) if args.background_image else None,
                     threads=args.threads)
+
+
+def model_spec(args: argparse.Namespace, command: argparse.ArgumentParser) -> ModelSpec:
+    """The chosen model's spec: from this checkout's models/manifest.json, or, where the
+    package was installed without it, from the manifest the build put beside the models."""
+    manifest = MANIFEST_PATH if MANIFEST_PATH.exists() else args.model_dir / "manifest.json"
+    if not manifest.exists():
+        command.error(f"no models in {args.model_dir}: build them with `python3 build.py` in a Cutout "
+                      "checkout and give its dist/models as --model-dir (or set CUTOUT_MODEL_DIR)")
+    specs = load_specs(manifest)
+    if args.model not in specs:
+        command.error(f"argument --model: invalid choice: {args.model!r} "
+                      f"(choose from {', '.join(repr(name) for name in sorted(specs))})")
+    return specs[args.model]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from(args, command)
     if not args.scheduler:                  # a remote cluster's workers check it where they run
         try:
-            verify_model_file(Path(settings.model_dir) / get_spec(settings.model).file, get_spec(settings.model))
+            verify_model_file(Path(settings.model_dir) / settings.model.file, settings.model)
         except ModelError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE

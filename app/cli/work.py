@@ -24,7 +24,7 @@ from app.cli.catalogue import partial_name
 from app.core import compose, pipeline
 from app.core.errors import InputError, ModelError, TooLargeError
 from app.core.options import Options
-from app.core.spec import get_spec
+from app.core.spec import ModelSpec
 from app.runtime.ort_native import NativeSession
 
 # Said after the size message of a photo that `--downscale` would let through.
@@ -35,7 +35,7 @@ DOWNSCALE_HINT = " Run again with --downscale to downscale it to fit."
 class Settings:
     """Everything a photo's work needs besides its paths: the same for every photo of a run."""
 
-    model: str
+    model: ModelSpec                       # sent along: a worker needs no manifest of its own
     model_dir: str
     options: Options = Options()
     layout: compose.Layout = compose.Layout()
@@ -120,10 +120,10 @@ _PICTURES: dict[str, object] = {}
 
 def session_for(settings: Settings):
     threads = settings.threads or share_of_cores(dict(settings.host_threads))
-    key = (settings.model, settings.model_dir, threads)
+    key = (settings.model.name, settings.model_dir, threads)
     if key not in _SESSIONS:
         _SESSIONS.clear()      # one model per process: a new run's settings replace the old
-        _SESSIONS[key] = NativeSession.from_dir(settings.model_dir, get_spec(settings.model), threads)
+        _SESSIONS[key] = NativeSession.from_dir(settings.model_dir, settings.model, threads)
     return _SESSIONS[key]
 
 

@@ -1,0 +1,73 @@
+"""The page's one door to the Pyodide worker named "cutout" (`app/worker.py`).
+
+Every call the page makes to the worker goes through `WorkerClient`, so the worker's
+API is listed once on this side: each method names the job it is about, and returns
+the worker's reply (`ok`, and on failure `kind` and `error`). The worker pushes its
+progress on a BroadcastChannel unique to this page (`connect`).
+Imports: `pyscript`.
+"""
+import json
+
+from pyscript import window, workers
+from pyscript.ffi import create_proxy
+
+
+class WorkerClient:
+    def __init__(self, worker, channel, proxy):
+        self.worker = worker
+        self._channel = channel      # kept alive with its listener
+        self._proxy = proxy
+
+    @classmethod
+    async def connect(cls, on_progress):
+        """Wait for the worker to start, then have it push each progress snapshot (JSON)
+        to `on_progress(event)`."""
+        worker = await workers["cutout"]
+        name = "cutout-progress-{}".format(window.Math.random())    # this page's own channel
+        channel = window.BroadcastChannel.new(name)
+        proxy = create_proxy(on_progress)
+        channel.addEventListener("message", proxy)
+        await worker.report_to(name)
+        return cls(worker, channel, proxy)
+
+    async def prepare(self, model, backend, failed_before):
+        """Download and open the model now (the reply names what really runs)."""
+        return await self.worker.prepare(model, backend, failed_before)
+
+    async def cutout(self, job_id, data, model, options_json, downscale=False):
+        return await self.worker.cutout(job_id, data, model, options_json, downscale)
+
+    async def restyle(self, job_id, options_json, edits_json):
+        return await self.worker.restyle(job_id, options_json, edits_json)
+
+    async def edit(self, job_id, edits_json):
+        return await self.worker.edit(job_id, edits_json)
+
+    async def unsure(self, job_id):
+        return await self.worker.unsure(job_id)
+
+    async def show(self, job_id, data, options_json, downscale, edits_json):
+        return await self.worker.show(job_id, data, options_json, downscale, edits_json)
+
+    async def export(self, job, data, layout_json, fmt, keep_colour_profile, into_zip=False, background=None,
+                     scale=None):
+        """`job`'s download (`data`: its file's bytes, for a cutout made again;
+        `background`: the bytes of the user's background picture, if chosen)."""
+        return await self.worker.export(job.id, job.name, data, job.options, layout_json, fmt,
+                                        keep_colour_profile, job.downscale, into_zip,
+                                        json.dumps(job.history.edits), background, scale)
+
+    async def common_scale(self, jobs_json, layout_json):
+        return await self.worker.common_scale(jobs_json, layout_json)
+
+    async def zip_start(self):
+        return await self.worker.zip_start()
+
+    async def zip_finish(self, report):
+        return await self.worker.zip_finish(report)
+
+    def cancel(self, job_id):
+        self.worker.cancel(job_id)          # a promise; nothing to wait for
+
+    def forget(self, job_id):
+        self.worker.forget(job_id)
