@@ -55,7 +55,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -63,7 +62,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from chromium import camera_photos
+from chromium import Sampler, camera_photos, descendants, process_table
 from devset import DEFAULT_DEVSET, REPO
 
 from app.core.spec import load_specs  # noqa: E402
@@ -171,18 +170,6 @@ def verified(photos: list[Path], out: Path, name) -> int:
 
 
 # -- memory of a process tree ---------------------------------------------------------
-def _parents() -> dict[int, int]:
-    table = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                stat = (proc / "stat").read_text()
-                table[int(proc.name)] = int(stat[stat.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError):
-                continue
-    return table
-
-
 def memory(pid: int) -> tuple[int, str]:
     """(bytes, "PSS") of `pid`, or its resident set (bytes, "RSS") where PSS cannot be read;
     (0, "") if it is gone."""
@@ -214,7 +201,7 @@ def role(pid: int, root: int, command: bytes) -> str:
     return "other: " + text.decode(errors="replace").strip()[:40]
 
 
-class TreePeaks:
+class TreePeaks(Sampler):
     """Samples `root` and all its descendants in a background thread: each process's peak
     memory and command line (the last one seen: a Dask worker renames itself), and the
     peak of their sum. A process seen fewer than SHORT_LIVED times (a fork about to exec
@@ -223,46 +210,28 @@ class TreePeaks:
     SHORT_LIVED = 3
 
     def __init__(self, root: int, interval: float = 0.2):
+        super().__init__(interval)
         self.root = root
-        self.interval = interval
         self.peaks: dict[int, int] = {}
         self.commands: dict[int, bytes] = {}
         self.seen: dict[int, int] = {}
         self.kind = ""
         self.total = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _tree(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for pid, parent in _parents().items():
-            children.setdefault(parent, []).append(pid)
-        found, stack = [], [self.root]
-        while stack:
-            pid = stack.pop()
-            found.append(pid)
-            stack.extend(children.get(pid, ()))
-        return found
-
-    def _run(self):
-        while not self._stop.is_set():
-            total = 0
-            for pid in self._tree():
-                used, kind = memory(pid)
-                if not used:
-                    continue
-                self.kind = self.kind or kind
-                total += used
-                self.peaks[pid] = max(self.peaks.get(pid, 0), used)
-                self.seen[pid] = self.seen.get(pid, 0) + 1
-                try:
-                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    if command:
-                        self.commands[pid] = command
-                except OSError:
-                    pass
-            self.total = max(self.total, total)
-            self._stop.wait(self.interval)
+    def sample(self):
+        table = process_table()
+        total = 0
+        for pid in descendants([self.root], table):
+            used, kind = memory(pid)
+            if not used:
+                continue
+            self.kind = self.kind or kind
+            total += used
+            self.peaks[pid] = max(self.peaks.get(pid, 0), used)
+            self.seen[pid] = self.seen.get(pid, 0) + 1
+            if pid in table and table[pid][1]:
+                self.commands[pid] = table[pid][1]      # the last seen: a Dask worker renames itself
+        self.total = max(self.total, total)
 
     def roles(self) -> list[tuple[str, int]]:
         """[(role, peak bytes)], main first, workers numbered in start order."""
@@ -278,15 +247,6 @@ class TreePeaks:
                 name = f"worker {number}"
             rows.append((name, self.peaks[pid]))
         return rows
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
 
 # -- runs ------------------------------------------------------------------------------
 @dataclass

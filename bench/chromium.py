@@ -79,7 +79,7 @@ def median(values):
 
 
 # -- memory ---------------------------------------------------------------------------
-def _processes() -> dict[int, tuple[int, bytes]]:
+def process_table() -> dict[int, tuple[int, bytes]]:
     """{pid: (parent pid, command line)} of every process we can read."""
     table = {}
     for proc in Path("/proc").iterdir():
@@ -113,6 +113,11 @@ def tree_pids(marker: bytes, table: dict[int, tuple[int, bytes]]) -> list[int]:
     with all its descendants."""
     roots = [pid for pid, (parent, cmd) in table.items()
              if marker in cmd and not (parent in table and marker in table[parent][1])]
+    return descendants(roots, table)
+
+
+def descendants(roots: list[int], table: dict[int, tuple[int, bytes]]) -> list[int]:
+    """`roots` and every process below them in `table` (`process_table()`)."""
     children: dict[int, list[int]] = {}
     for pid, (parent, _cmd) in table.items():
         children.setdefault(parent, []).append(pid)
@@ -124,40 +129,22 @@ def tree_pids(marker: bytes, table: dict[int, tuple[int, bytes]]) -> list[int]:
     return found
 
 
-class TreeMemory:
-    """Samples each watched browser's process tree (found by its --user-data-dir) in a
-    background thread; `peak(name, start, end)` is the highest summed RSS and PSS seen
-    between two `time.monotonic()` instants."""
+class Sampler:
+    """Calls `sample()` every `interval` seconds in a background thread, from entering the
+    `with` block to leaving it."""
 
-    def __init__(self, interval: float = 0.25):
+    def __init__(self, interval: float):
         self.interval = interval
-        self.watched: dict[str, bytes] = {}
-        self.samples: dict[str, list[tuple[float, int, int, int]]] = {}   # (time, rss, pss, processes)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def watch(self, name: str, profile: Path):
-        self.watched[name] = f"--user-data-dir={profile}".encode()
-        self.samples.setdefault(name, [])
+    def sample(self) -> None:
+        raise NotImplementedError
 
     def _run(self):
         while not self._stop.is_set():
-            table = _processes()
-            now = time.monotonic()
-            for name, marker in list(self.watched.items()):
-                pids = tree_pids(marker, table)
-                if pids:
-                    usage = [_memory(pid) for pid in pids]
-                    self.samples[name].append(
-                        (now, sum(u[0] for u in usage), sum(u[1] for u in usage), len(pids)))
+            self.sample()
             self._stop.wait(self.interval)
-
-    def peak(self, name: str, start: float, end: float) -> dict:
-        window = [s for s in self.samples.get(name, ()) if start <= s[0] <= end]
-        if not window:
-            return {"rss": None, "pss": None, "processes": None}
-        return {"rss": max(s[1] for s in window), "pss": max(s[2] for s in window),
-                "processes": max(s[3] for s in window)}
 
     def __enter__(self):
         self._thread.start()
@@ -166,3 +153,34 @@ class TreeMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+class TreeMemory(Sampler):
+    """Samples each watched browser's process tree (found by its --user-data-dir) in a
+    background thread; `peak(name, start, end)` is the highest summed RSS and PSS seen
+    between two `time.monotonic()` instants."""
+
+    def __init__(self, interval: float = 0.25):
+        super().__init__(interval)
+        self.watched: dict[str, bytes] = {}
+        self.samples: dict[str, list[tuple[float, int, int, int]]] = {}   # (time, rss, pss, processes)
+
+    def watch(self, name: str, profile: Path):
+        self.watched[name] = f"--user-data-dir={profile}".encode()
+        self.samples.setdefault(name, [])
+
+    def sample(self):
+        table = process_table()
+        now = time.monotonic()
+        for name, marker in list(self.watched.items()):
+            pids = tree_pids(marker, table)
+            if pids:
+                usage = [_memory(pid) for pid in pids]
+                self.samples[name].append((now, sum(u[0] for u in usage), sum(u[1] for u in usage), len(pids)))
+
+    def peak(self, name: str, start: float, end: float) -> dict:
+        window = [s for s in self.samples.get(name, ()) if start <= s[0] <= end]
+        if not window:
+            return {"rss": None, "pss": None, "processes": None}
+        return {"rss": max(s[1] for s in window), "pss": max(s[2] for s in window),
+                "processes": max(s[3] for s in window)}
