@@ -72,6 +72,16 @@ def describe(client) -> str:
             f"{each} photo{'s' * (threads != [1])} at a time each")
 
 
+def worker_failure(exc: Exception) -> str:
+    """The reason given for a photo whose work never came back."""
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return ("The worker processes died while cutting it out, each time it was tried (out of memory? "
+                "Run with fewer --workers, or --downscale for very large photos).")
+    return f"Its worker failed ({type(exc).__name__}: {exc})."
+
+
 def run_on_cluster(client, photos: list[Photo], settings: Settings) -> Iterator[Outcome]:
     """Each photo's work submitted to the cluster, at most IN_FLIGHT_PER_THREAD per photo
     it runs at once; outcomes in the order they finish. A photo whose worker died (over and
@@ -104,7 +114,7 @@ def run_on_cluster(client, photos: list[Photo], settings: Settings) -> Iterator[
                 outcome = future.result()
             except Exception as exc:          # the worker died on it, or the cluster went away
                 outcome = Outcome(str(photo.source.absolute()), str(photo.output.absolute()), "failed",
-                                  reason=f"Its worker failed ({type(exc).__name__}: {exc}).")
+                                  reason=worker_failure(exc))
             future.release()
             submit_next()
             yield outcome

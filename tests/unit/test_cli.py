@@ -444,3 +444,12 @@ def test_out_of_range_edge_flag_is_a_usage_error(tmp_path, capsys):
         cli.main([str(tmp_path), "--out", str(tmp_path / "o"), "--feather", "-3"])
     assert caught.value.code == 2
     assert "feather must be between 0 and" in capsys.readouterr().err
+
+
+def test_a_photo_whose_workers_keep_dying_says_what_to_try():
+    from distributed import KilledWorker
+
+    from app.cli.runners import worker_failure
+
+    assert "Run with fewer --workers" in worker_failure(KilledWorker("cutout-1", "tcp://h:1", 3))
+    assert worker_failure(OSError("connection lost")) == "Its worker failed (OSError: connection lost)."
