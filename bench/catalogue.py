@@ -352,6 +352,41 @@ def machine() -> str:
             "no GPU used")
 
 
+# The same fixed work in one process, then in two at once: how much two processes can get
+# out of this machine at best, whatever the program (vCPUs may share a physical core or
+# its caches and memory bandwidth). A busy loop needs no memory; one inference of the
+# model on one onnxruntime thread is the heavy part of a photo.
+SCALING_PROBES = {
+    "a busy loop (no memory)": "n = 0\nfor i in range(30_000_000):\n    n += i",
+    "inference, 1 thread": (
+        "import numpy as np, onnxruntime as ort\n"
+        "o = ort.SessionOptions(); o.intra_op_num_threads = 1\n"
+        "s = ort.InferenceSession(MODEL, o, providers=['CPUExecutionProvider'])\n"
+        "x = np.random.default_rng(0).random((1, 3, 1024, 1024), dtype=np.float32) - 0.5\n"
+        "s.run(None, {s.get_inputs()[0].name: x})\n"
+        "start = time.perf_counter()   # after the session is made and warm\n"
+        "for _ in range(5): s.run(None, {s.get_inputs()[0].name: x})"),
+}
+
+
+def scaling(model_file: Path) -> list[tuple[str, float, float]]:
+    """[(probe, seconds alone, seconds each of two at once)] for SCALING_PROBES."""
+    rows = []
+    for name, code in SCALING_PROBES.items():
+        code = f"MODEL = {str(model_file)!r}\nimport time; start = time.perf_counter()\n{code}\n" \
+               "print(time.perf_counter() - start)"
+        command = [str(VENV / "bin" / "python"), "-c", code]
+
+        def last_time(process) -> float:
+            return float(process.communicate()[0].split()[-1])
+
+        alone = last_time(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
+        pair = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        together = max(last_time(process) for process in pair)
+        rows.append((name, alone, together))
+    return rows
+
+
 def describe(photos: list[Path]) -> str:
     sizes = [megapixels(photo) for photo in photos]
     small = [mp for mp in sizes if mp < 1]
@@ -429,6 +464,10 @@ def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Pa
     print(f"  2 workers / 1 worker of 1 thread (scaling with processes): photos/min "
           f"{ratio(two.per_minute, one_core.per_minute)}")
     print(f"  rembg offline: {rembg.offline()}")
+    print("  This machine's ceiling for two processes (the same work alone, then two at once):")
+    for name, alone, together in scaling(model_file):
+        print(f"      {name:<40} {alone:6.1f} s alone, {together:6.1f} s each of two: "
+              f"{2 * alone / together:.2f}x the throughput")
     print_failures(runs)
 
 
