@@ -187,7 +187,7 @@ class Run:
                 todo.append(photo)
         for path in self.plan.not_photos:
             self.report.add(Outcome(str(path), "", "not a photo", reason=f"Not a photo ({path.suffix or 'no suffix'})."))
-        started = time.perf_counter()
+        started, began = time.perf_counter(), time.time()
         finished: set[Path] = set()
         stopped = False
         try:
@@ -199,14 +199,21 @@ class Run:
         finally:
             if self.bar is not None:
                 self.bar.close()
+        not_done = 0
         for photo in todo:
-            if photo.source not in finished:
+            if photo.source in finished:
+                continue
+            if _written_since(photo.output, began):      # its worker finished as the run stopped
+                self._record(photo, Outcome(str(photo.source), str(photo.output), "done",
+                                            notes=("Finished as the run stopped; its times are not known.",)))
+            else:
+                not_done += 1
                 self.report.add(Outcome(str(photo.source), str(photo.output), "not done",
                                         reason="The run was stopped first."))
         if stopped:                           # a killed worker may have left its partial file
             for leftover in catalogue.leftover_partials(self.args.out):
                 leftover.unlink(missing_ok=True)
-        self._summary(len(todo) - len(finished), time.perf_counter() - started)
+        self._summary(not_done, time.perf_counter() - started)
         if stopped:
             return EXIT_STOPPED
         return EXIT_FAILED if self.counts["failed"] else 0
@@ -245,7 +252,7 @@ class Run:
             self._say(f"{photo.source}: failed: {outcome.reason}", error=True)
         elif self.bar is None:
             stages = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in outcome.stages.items())
-            self._say(f"{photo.source} -> {photo.output} ({outcome.seconds:.1f}s: {stages})")
+            self._say(f"{photo.source} -> {photo.output}" + (f" ({outcome.seconds:.1f}s: {stages})" if stages else ""))
         for note in outcome.notes:
             self._say(f"{photo.source}: note: {note}")
         if self.bar is not None:
@@ -280,6 +287,14 @@ def _complete(output: Path) -> bool:
     whole, so one that exists and is not empty is complete."""
     try:
         return output.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _written_since(output: Path, moment: float) -> bool:
+    """Whether a complete file was put at `output` since `moment` (time.time())."""
+    try:
+        return output.stat().st_size > 0 and output.stat().st_mtime >= moment - 1
     except OSError:
         return False
 

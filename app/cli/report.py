@@ -27,7 +27,7 @@ def row(outcome: Outcome) -> dict:
     values = {
         "photo": outcome.source, "status": outcome.status, "reason": outcome.reason,
         "output": outcome.output if outcome.status in ("done", "kept") else "",
-        "seconds": round(outcome.seconds, 3) if outcome.status == "done" else "",
+        "seconds": round(outcome.seconds, 3) if outcome.status == "done" and outcome.seconds else "",
         "notes": " ".join(outcome.notes), "worker": outcome.worker,
     }
     for stage in STAGES:

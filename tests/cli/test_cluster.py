@@ -136,8 +136,11 @@ def test_ctrl_c_stops_a_cluster_run_cleanly_and_the_next_run_goes_on(shop, tmp_p
     expected = sorted([*EXPECTED, *(f"more/coffee-{number}-cutout.png" for number in range(8))])
     out = tmp_path / "out"
     command = [str(BIN / "cutout"), str(shop), "--out", str(out), "--workers", "2", "--model-dir", str(MODEL.parent)]
+    # As from a terminal: Ctrl+C not ignored, even where the test runs as a background job
+    # (which starts its children with SIGINT ignored, so Python would never see it).
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 240
     while not any(out.rglob("*-cutout.png")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)

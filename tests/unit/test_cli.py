@@ -219,6 +219,27 @@ def test_ctrl_c_keeps_every_finished_file_and_no_half_written_one(fake_session, 
                                 "second-cutout.png", "shoes/item-cutout.png"]
 
 
+def test_a_file_finished_as_the_run_stopped_counts_as_done(fake_session, photo_folder, tmp_path, monkeypatch, capsys):
+    """Ctrl+C after a worker wrote a photo's file but before its outcome came back: the
+    report says done (its times unknown), not "not done"."""
+    from app.cli import runners
+
+    def interrupted(photos, settings):
+        first, second = photos[:2]
+        yield work.cut_out(str(first.source.absolute()), str(first.output.absolute()), settings)
+        work.cut_out(str(second.source.absolute()), str(second.output.absolute()), settings)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runners, "run_here", interrupted)
+    out = tmp_path / "out"
+    assert cli.main([str(photo_folder), "--out", str(out)]) == cli.EXIT_STOPPED
+    rows = {Path(row["photo"]).relative_to(photo_folder).as_posix(): row for row in read_report(out / "cutout-report.csv")}
+    assert rows["first.png"]["status"] == rows["second.jpg"]["status"] == "done"
+    assert rows["second.jpg"]["seconds"] == "" and "its times are not known" in rows["second.jpg"]["notes"]
+    assert sorted(row["status"] for row in rows.values()) == ["done", "done", "not a photo"] + ["not done"] * 3
+    assert "2 cut out, 3 not done" in capsys.readouterr().err
+
+
 def test_half_written_files_left_by_a_killed_run_are_cleared(fake_session, tmp_path):
     photo = tmp_path / "a.png"
     photo.write_bytes(encode(gradient_photo(8, 8), "PNG"))
