@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.cli import catalogue, runners
+from app.cli import catalogue, runners, work
 from app.cli.report import FORMATS as REPORT_FORMATS, Report
 from app.cli.work import Outcome, Settings
 from app.core import compose, export
@@ -128,8 +128,8 @@ def settings_from(args: argparse.Namespace, command: argparse.ArgumentParser) ->
         command.error("--workers must be 1 or more")
     if args.threads is not None and args.threads < 1:
         command.error("--threads must be 1 or more")
-    report = args.report or args.out / REPORT_NAME
-    if report.suffix.lower() not in REPORT_FORMATS:
+    args.report = args.report or args.out / REPORT_NAME
+    if args.report.suffix.lower() not in REPORT_FORMATS:
         command.error(f"--report must end in {' or '.join(REPORT_FORMATS)}")
     return Settings(model=model_spec(args, command), model_dir=str(args.model_dir.absolute()), options=options, layout=layout,
                     fmt=args.format, keep_colour_profile=args.colour_profile, downscale=args.downscale,
@@ -155,17 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     command = parser()
     args = command.parse_args(argv)
     settings = settings_from(args, command)
-    if not args.scheduler:                  # a remote cluster's workers check it where they run
-        try:
+    try:
+        if args.workers == 1 and not args.scheduler:
+            work.session_for(settings)      # checked once and kept: the photos here use it
+        elif not args.scheduler:            # a remote cluster's workers check it where they run
             verify_model_file(Path(settings.model_dir) / settings.model.file, settings.model)
-        except ModelError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     plan = catalogue.plan_run(args.photos, args.out, settings.fmt)
     args.out.mkdir(parents=True, exist_ok=True)
     for leftover in catalogue.leftover_partials(args.out):
         leftover.unlink(missing_ok=True)
-    with Report(args.report or args.out / REPORT_NAME) as report:
+    with Report(args.report) as report:
         return Run(plan, settings, report, args).go()
 
 
@@ -203,7 +205,7 @@ class Run:
         for photo in todo:
             if photo.source in finished:
                 continue
-            if _written_since(photo.output, began):      # its worker finished as the run stopped
+            if _complete(photo.output, since=began):      # its worker finished as the run stopped
                 self._record(photo, Outcome(str(photo.source), str(photo.output), "done",
                                             notes=("Finished as the run stopped; its times are not known.",)))
             else:
@@ -282,21 +284,15 @@ class Run:
         self._say(", ".join(parts) + rate + f". Report: {self.report.path}", error=bool(counts["failed"] or not_done))
 
 
-def _complete(output: Path) -> bool:
-    """Whether a finished file is already there: files are only ever renamed into place
-    whole, so one that exists and is not empty is complete."""
+def _complete(output: Path, since: float = 0.0) -> bool:
+    """Whether a finished file is at `output` (put there since `since`, a time.time()):
+    files are only ever renamed into place whole, so one that exists and is not empty is
+    complete."""
     try:
-        return output.stat().st_size > 0
+        stat = output.stat()
     except OSError:
         return False
-
-
-def _written_since(output: Path, moment: float) -> bool:
-    """Whether a complete file was put at `output` since `moment` (time.time())."""
-    try:
-        return output.stat().st_size > 0 and output.stat().st_mtime >= moment - 1
-    except OSError:
-        return False
+    return stat.st_size > 0 and stat.st_mtime >= since - 1      # a second for coarse file times
 
 
 def _duration(seconds: float) -> str:

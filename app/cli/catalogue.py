@@ -62,8 +62,10 @@ def plan_run(inputs: list[Path], out: Path, fmt: str) -> Plan:
             plan.not_photos += others
         else:
             sources.append(given)     # a missing file is reported when its turn comes
-    seen: set[str] = set()
-    sources = [path for path in sources if not (os.path.realpath(path) in seen or seen.add(os.path.realpath(path)))]
+    first_of_each: dict[str, Path] = {}
+    for path in sources:
+        first_of_each.setdefault(os.path.realpath(path), path)
+    sources = list(first_of_each.values())
     root = common_folder(inputs)
     outputs = output_names(sources, root, fmt)
     plan.photos = [Photo(source, out / relative) for source, relative in zip(sources, outputs)]

@@ -89,8 +89,7 @@ def run_on_cluster(client, photos: list[Photo], settings: Settings) -> Iterator[
     from distributed import as_completed
 
     settings = cluster_settings(client, settings)
-    threads = sum(info["nthreads"] for info in client.scheduler_info()["workers"].values())
-    in_flight = max(2, IN_FLIGHT_PER_THREAD * threads)
+    in_flight = max(2, IN_FLIGHT_PER_THREAD * sum(count for _, count in settings.host_threads))
     waiting = iter(photos)
     running: dict[str, Photo] = {}
     finished = as_completed()
