@@ -1,8 +1,8 @@
 """Derive the model the app runs from a downloaded ISNet file, without changing its answer.
 
-    python -m builder.prepare_model SOURCE OUT [--output output] [--float32]
+    python -m builder.prepare_model SOURCE OUT [--output output] [--float32] [--any-size]
 
-Three changes, each checked before it is made (and a fourth on request):
+Three changes, each checked before it is made (and two more on request):
 
 * only the mask the app reads (`output`) is kept: the other 11 outputs and the 71 nodes that
   only feed them go (5 full-size Resize, 5 Conv, 5 Sigmoid among them);
@@ -12,7 +12,13 @@ Three changes, each checked before it is made (and a fourth on request):
 * shape computations on tensors whose size is fixed (Shape -> Slice -> Concat into each
   Resize) are folded to constants, so a backend that needs static shapes sees them;
 * with --float32, a 16-bit model computes in 32-bit while its weights stay 16-bit in the
-  file: the WebGPU path for devices without `shader-f16`.
+  file: the WebGPU path for devices without `shader-f16`;
+* with --any-size, every Resize doubles its input by a scale instead of a traced size, and
+  the input's height and width become free: the model then runs on any input whose sides
+  are multiples of ANY_SIZE_MULTIPLE (the 8-bit model's quick first look at a photo).
+  The export traced each Resize's size as a constant of the 1024x1024 trace (`[32, 32]`,
+  not the size of the tensor it is joined with), which is why the raw model runs at
+  1024x1024 only.
 
 `weights_to_float32` (not part of `prepare`) makes a 16-bit model wholly 32-bit for the
 int8 quantizer (builder/quantize_model.py).
@@ -38,6 +44,10 @@ KEPT_OUTPUT = "output"
 FOLDABLE_OPS = {"Shape", "Slice", "Concat", "Gather", "Unsqueeze", "Squeeze", "Cast", "Mul",
                 "Div", "Add", "Sub", "Floor", "Ceil", "Reshape", "Range", "Equal", "Where"}
 MAX_FOLDED_ELEMENTS = 64  # a shape tensor is tiny; anything larger is data, left alone
+# ISNet pools its input six times (1024 -> 16 at the bottleneck) and every pooled size must
+# be even for floor pooling to equal the export's ceil pooling: sides that are multiples of
+# 2**6 keep the --any-size model's answer the same kind of answer it gives at 1024.
+ANY_SIZE_MULTIPLE = 64
 
 
 class PrepareError(Exception):
@@ -174,6 +184,47 @@ def fold_shape_computations(model: onnx.ModelProto) -> int:
     return folded
 
 
+def resize_by_scales(model: onnx.ModelProto) -> int:
+    """Each Resize to a constant size (after fold_shape_computations) that is a whole multiple
+    of its input's fixed size becomes a Resize by that scale: the same output at the traced
+    input size (ONNX Runtime divides the size by the input's size to get the scale) and the
+    right one at any other. Returns how many; a Resize by another factor is refused."""
+    graph = model.graph
+    shapes = static_shapes(model)
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    changed = 0
+    for node in graph.node:
+        if node.op_type != "Resize":
+            continue
+        sizes = constants.get(node.input[3]) if len(node.input) > 3 else None
+        source = shapes.get(node.input[0])
+        if sizes is None or source is None or None in source:
+            raise PrepareError(f"{node.name}: its size is not a constant of a fixed input, cannot scale it")
+        scales = np.asarray(sizes, dtype=np.float64) / np.asarray(source, dtype=np.float64)
+        if np.any(scales != np.round(scales)) or np.any(scales[:2] != 1):
+            raise PrepareError(f"{node.name}: resizes {source} to {list(sizes)}, not by a whole factor")
+        name = f"{node.name}_scales"
+        graph.initializer.append(numpy_helper.from_array(scales.astype(np.float32), name))
+        inputs = [node.input[0], node.input[1], name]
+        del node.input[:]
+        node.input.extend(inputs)
+        changed += 1
+    remove_unused(graph)
+    return changed
+
+
+def free_input_size(model: onnx.ModelProto) -> None:
+    """The input's and output's height and width named instead of fixed, and every
+    inferred shape dropped, so nothing in the file assumes the traced size."""
+    graph = model.graph
+    for value in [*graph.input, *graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        for axis, name in ((2, "height"), (3, "width")):
+            dims[axis].ClearField("dim_value")
+            dims[axis].dim_param = name
+    del graph.value_info[:]
+
+
 def evaluate(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> np.ndarray:
     """One node run by onnx's reference evaluator on constant inputs."""
     inputs = [i for i in node.input if i]
@@ -267,10 +318,11 @@ def weights_to_float32(model: onnx.ModelProto) -> onnx.ModelProto:
     return shape_inference.infer_shapes(model)
 
 
-def prepare(model: onnx.ModelProto, output: str = KEPT_OUTPUT,
-            float32: bool = False) -> tuple[onnx.ModelProto, dict[str, int]]:
+def prepare(model: onnx.ModelProto, output: str = KEPT_OUTPUT, float32: bool = False,
+            any_size: bool = False) -> tuple[onnx.ModelProto, dict[str, int]]:
     """The prepared model and what was done: nodes before and after, MaxPools changed,
-    shape nodes folded (and with `float32`, 16-bit weights read as float32)."""
+    shape nodes folded (with `float32`, 16-bit weights read as float32; with `any_size`,
+    Resizes by scale and a free input size)."""
     before = len(model.graph.node)
     sort_topologically(model.graph)
     keep_only_output(model, output)
@@ -278,6 +330,9 @@ def prepare(model: onnx.ModelProto, output: str = KEPT_OUTPUT,
     pools = floor_maxpools(model)
     folded = fold_shape_computations(model)
     report = {"nodes_before": before, "nodes_pruned": pruned, "maxpools_floored": pools, "nodes_folded": folded}
+    if any_size:
+        report["resizes_by_scale"] = resize_by_scales(model)
+        free_input_size(model)
     if float32:
         report["weights_read_as_float32"] = compute_in_float32(model)
     onnx.checker.check_model(model, full_check=True)
@@ -290,9 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out")
     parser.add_argument("--output", default=KEPT_OUTPUT, help="the output to keep (default: output)")
     parser.add_argument("--float32", action="store_true", help="compute in 32-bit, keeping 16-bit weights")
+    parser.add_argument("--any-size", action="store_true",
+                        help=f"run on any input whose sides are multiples of {ANY_SIZE_MULTIPLE}")
     args = parser.parse_args(argv)
     try:
-        model, report = prepare(onnx.load(args.source), args.output, args.float32)
+        model, report = prepare(onnx.load(args.source), args.output, args.float32, args.any_size)
     except PrepareError as e:
         print(f"prepare_model: {args.source}: {e}", file=sys.stderr)
         return 1

@@ -22,7 +22,8 @@ does not calibrate: it quantizes from the committed ranges, which makes the same
 sha256, checked against models/manifest.json) on any machine. The build's step:
 
 1. `builder.prepare_model.prepare`: only `output`, floor pooling, shape chains folded (what
-   every model the app runs gets); `weights_to_float32`: fp16 weights become fp32 and the
+   every model the app runs gets), and any input size (Resizes by scale: the page's quick
+   first look runs this model on a small input); `weights_to_float32`: fp16 weights become fp32 and the
    model's own Casts go, so the quantizer sees the fp32 graph WebAssembly computes anyway;
 2. `onnxruntime.quantization.quant_pre_process`: shape inference and ORT's basic graph
    optimisations, as the quantizer recommends;
@@ -94,10 +95,10 @@ NODES_TO_EXCLUDE: list[str] | None = None     # None: the nodes of EXCLUDED_BLOC
 
 def float_model(source: Path):
     """The 16-bit ISNet prepared like every model the app runs (builder.prepare_model: only
-    `output`, floor pooling, shape chains folded) and made wholly fp32."""
+    `output`, floor pooling, shape chains folded), for any input size, and made wholly fp32."""
     import onnx
 
-    model, _ = prepare(onnx.load(str(source)), OUTPUT_NAME)
+    model, _ = prepare(onnx.load(str(source)), OUTPUT_NAME, any_size=True)
     return weights_to_float32(model)
 
 

@@ -50,10 +50,19 @@ class ModelSpec:
     std: tuple[float, float, float]
     shader_f16: ModelFile | None = None
     webgpu: bool = False     # whether WebGPU can run it (the 8-bit model's integer ops cannot)
+    # Besides input_size, the model runs on any square input whose side is a multiple of
+    # this (builder/prepare_model.py --any-size); 0: on input_size only.
+    input_multiple: int = 0
+
+    def runs_at(self, side: int) -> bool:
+        """Whether the model runs on a `side` x `side` input."""
+        return side == self.input_size or bool(self.input_multiple and side > 0 and side % self.input_multiple == 0)
 
     def __post_init__(self):
         if self.input_size <= 0:
             raise ValueError(f"{self.name}: input_size must be positive")
+        if self.input_multiple < 0 or (self.input_multiple and self.input_size % self.input_multiple):
+            raise ValueError(f"{self.name}: input_size must be a multiple of input_multiple")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError(f"{self.name}: mean/std must be three numbers, std > 0")
 
@@ -76,6 +85,7 @@ def load_specs(path: Path | str = MANIFEST_PATH) -> dict[str, ModelSpec]:
             shader_f16=ModelFile(entry["shader_f16"]["file"], entry["shader_f16"]["sha256"],
                                  int(entry["shader_f16"]["bytes"])) if "shader_f16" in entry else None,
             webgpu=bool(entry.get("webgpu", False)),
+            input_multiple=int(entry.get("input_multiple", 0)),
         )
         for name, entry in raw.items()
     }

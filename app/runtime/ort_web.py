@@ -6,7 +6,7 @@ Imports: NumPy, `js`, `pyodide.ffi`, `pyscript.js_modules`, `app.core.spec`,
 Runs only inside the Pyodide worker.
 
     >>> session = await WebSession.load(spec, on_bytes, on_stage, "auto", failed_before="")
-    >>> output = await session(tensor)           # (1, 1, 1024, 1024) float32
+    >>> output = await session(tensor)           # (1, 1, 1024, 1024) float32 (as the input's side)
 """
 from __future__ import annotations
 
@@ -85,10 +85,10 @@ class WebSession:
             )
         except JsException as exc:
             raise ModelError(f"{self.backend}: {_message(exc)}") from None
-        size = self.spec.input_size
-        output = np.empty(size * size, dtype=np.float32)
+        height, width = tensor.shape[2:]
+        output = np.empty(height * width, dtype=np.float32)
         js_output.assign_to(output)                         # one copy out
-        return output.reshape(1, 1, size, size)
+        return output.reshape(1, 1, height, width)
 
 
 async def _support() -> Support:

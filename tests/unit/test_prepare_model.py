@@ -96,6 +96,33 @@ def test_shape_of_a_tensor_with_unknown_size_is_not_folded():
     assert report["nodes_folded"] == 0 and "Shape" in [n.op_type for n in model.graph.node]
 
 
+def test_any_size_resizes_by_scale_and_runs_at_other_sizes_as_a_model_traced_there():
+    """The small model traced at 8x8 has a Resize to a constant [8, 8] (as the ISNet export
+    does); with any_size it gives the traced answer at 8x8 and, at 16x16 and 32x32, the
+    answer of the same model traced at that size."""
+    rng = np.random.default_rng(2)
+    model, report = prepare_model.prepare(small_isnet_like(8), any_size=True)
+    assert report["resizes_by_scale"] == 1
+    resize = next(n for n in model.graph.node if n.op_type == "Resize")
+    scales = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}[resize.input[2]]
+    assert scales.tolist() == [1, 1, 2, 2] and len(resize.input) == 3
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims[2:]] == ["height", "width"]
+    for size in (8, 16, 32):
+        x = rng.normal(size=(1, 1, size, size)).astype(np.float32)
+        np.testing.assert_array_equal(run(model, x), run(small_isnet_like(size), x))
+
+
+def test_a_resize_by_other_than_a_whole_factor_is_refused():
+    model = small_isnet_like(8)
+    hw = next(n for n in model.graph.node if n.output[0] == "hw")
+    hw.attribute[0].t.CopyFrom(numpy_helper.from_array(np.array([10, 10], np.int64)))
+    model.graph.output[0].type.tensor_type.shape.dim[2].dim_value = 10
+    model.graph.output[0].type.tensor_type.shape.dim[3].dim_value = 10
+    with pytest.raises(prepare_model.PrepareError, match="resize.*not by a whole factor"):
+        prepare_model.prepare(model, any_size=True)
+
+
 def small_fp16_conv() -> onnx.ModelProto:
     """float input -> Cast to fp16 -> Conv with fp16 weights -> Cast to float = output."""
     weights = np.random.default_rng(1).normal(size=(2, 1, 3, 3)).astype(np.float16)

@@ -137,3 +137,18 @@ def test_model_spec_accepts_valid_values_and_is_frozen():
     assert (spec.input_size, spec.mean, spec.std) == (2, (0.1, 0.2, 0.3), (0.5, 0.25, 2.0))
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.input_size = 1024
+
+
+def test_a_model_runs_at_its_size_and_at_multiples_of_its_input_multiple_only():
+    fixed = make_spec(input_size=1024)
+    free = make_spec(input_size=1024, input_multiple=64)
+    assert fixed.runs_at(1024) and not fixed.runs_at(320)
+    assert free.runs_at(1024) and free.runs_at(320) and free.runs_at(64)
+    assert not free.runs_at(300) and not free.runs_at(0)
+    with pytest.raises(ValueError, match="multiple of input_multiple"):
+        make_spec(input_size=1000, input_multiple=64)
+
+
+def test_the_8_bit_model_runs_at_any_multiple_of_64_and_the_16_bit_one_at_1024_only():
+    specs = load_specs()
+    assert specs["isnet-int8"].input_multiple == 64 and specs["isnet-fp16"].input_multiple == 0
