@@ -53,6 +53,8 @@ class Engine:
         self.load_session = load_session
         self.default_model = default_model
         self.on_progress = on_progress      # called with a copy of `progress` at each change
+        # Called with (job, rough RGBA cutout) when a job that asked for a first look has one.
+        self.on_first_look: Callable[[int, object], None] | None = None
         self.session = None
         self.loading: dict[str, asyncio.Future] = {}
         self.inference_lock = asyncio.Lock()
@@ -168,10 +170,18 @@ class Engine:
             self.forget(next(iter(self.results)))
         return result
 
-    async def cutout(self, job: int, data: bytes, model: str, options: Options, downscale: bool = False):
+    async def cutout(self, job: int, data: bytes, model: str, options: Options, downscale: bool = False,
+                     first_look: bool = False):
         """(session, cutout) of the photo in `data`; Cancelled if the job was cancelled first.
-        `downscale`: the user agreed that a photo over the size limit is downscaled to fit."""
+        `downscale`: the user agreed that a photo over the size limit is downscaled to fit;
+        `first_look`: `on_first_look` gets a rough cutout first (`pipeline.first_look`), when
+        the model can make one."""
         on_stage = self._stage_reporter(job)
+        on_first_look = None
+        if first_look and self.on_first_look is not None:
+            def on_first_look(image):
+                self._check(job)
+                self.on_first_look(job, image)
         async with self.inference_lock:
             self._check(job)
             # Inside the lock: a model switched meanwhile has released the old session.
@@ -179,7 +189,7 @@ class Engine:
             started = time.perf_counter()
             try:
                 result = await pipeline.remove_background(data, session, session.spec, options, on_stage,
-                                                          downscale)
+                                                          downscale, on_first_look)
             finally:
                 self._report(phase="ready", stage="")
             return session, self._keep(job, result, started, options)

@@ -121,10 +121,11 @@ def _options(options_json) -> Options:
         raise InputError(f"Invalid edge settings: {exc}") from None
 
 
-async def cutout(job, data, model: str = "", options_json: str = "", downscale=False):
+async def cutout(job, data, model: str = "", options_json: str = "", downscale=False, first_look=False):
     """Cut out the photo in `data` (ArrayBuffer or Uint8Array) with the edge
     settings in `options_json` (`Options` fields; '' = defaults); `downscale`: the
-    user agreed that a photo over the size limit is downscaled to fit.
+    user agreed that a photo over the size limit is downscaled to fit; `first_look`: send
+    a rough cutout first, when the model can make one (`send_first_looks_to`).
 
     Returns `{ok, job, width, height, rgba: Uint8ClampedArray, timings,
     photo_note, ...}`; `photo_note` says how the file was read when not quite as it
@@ -134,7 +135,7 @@ async def cutout(job, data, model: str = "", options_json: str = "", downscale=F
         options = _options(options_json)
         await _choose_default_model()
         session, result = await ENGINE.cutout(int(job), data.to_bytes(), str(model), options,
-                                              bool(downscale))
+                                              bool(downscale), bool(first_look))
     except Exception as exc:
         return _failure(exc)
     return _result(job, session, result)
@@ -326,6 +327,19 @@ def report_to(channel_name):
     return _to_js({"ok": True})
 
 
+def send_first_looks_to(channel_name):
+    """Post each first look (`{job, width, height, rgba}`, RGBA pixels) to the
+    BroadcastChannel `channel_name`, while its job's full cutout is being made."""
+    channel = js.BroadcastChannel.new(str(channel_name))
+
+    def post(job, image):
+        channel.postMessage(_to_js({"job": int(job), "width": image.width, "height": image.height,
+                                    "rgba": _typed_array(image.tobytes(), js.Uint8ClampedArray)}))
+
+    ENGINE.on_first_look = post
+    return _to_js({"ok": True})
+
+
 def _session_info(session: WebSession) -> dict:
     return {
         "model": session.spec.name,
@@ -340,5 +354,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "prepare", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
+__export__ = ["report_to", "send_first_looks_to", "prepare", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
               "cancel", "forget"]

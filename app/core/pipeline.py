@@ -1,4 +1,5 @@
-"""The whole cutout, orchestrated: decode → pre-process → inference → post-process.
+"""The whole cutout, orchestrated: decode → (first look) → pre-process → inference →
+post-process.
 
 The inference back-end is injected, so the same pipeline runs in the browser
 worker (ONNX Runtime Web) and under CPython (onnxruntime). Encoding is a separate
@@ -32,7 +33,16 @@ from .options import Options, as_options
 from .spec import ModelSpec
 
 # Stable stage names, reported to progress callbacks and used as timing keys.
-STAGES = ("decode", "preprocess", "inference", "postprocess", "encode")
+STAGES = ("decode", "first_look", "preprocess", "inference", "postprocess", "encode")
+
+# The first look (`first_look`): the model on a small square input, shown while the full
+# cutout is made. 320 costs about a tenth of the 1024 run (320²/1024²). Its mask against
+# the 1024 one (devset, natively, the int8 model, IoU at 0.5): median 0.90 at 320, 0.87 at
+# 256, 0.94 at 512 for 2.6 times the cost; on 4 of the 16 photos the model sees another
+# subject at 320 (IoU below 0.3). The full cutout that replaces it is the answer.
+FIRST_LOOK_INPUT = 320
+# The first look's longest side in pixels: a screen's worth, cheap to make and to send.
+FIRST_LOOK_SIDE = 1024
 
 # The model's mask is kept at 16 bits (`pack_mask`): a cutout made again from it later,
 # without inference, is the same as the first, which used the same levels.
@@ -40,6 +50,7 @@ MASK_LEVELS = 65535
 
 Infer = Callable[[np.ndarray], Awaitable[np.ndarray]]
 OnStage = Callable[[str], None]
+OnFirstLook = Callable[[Image.Image], None]
 
 
 @dataclass
@@ -96,6 +107,7 @@ async def remove_background(
     options=None,
     on_stage: OnStage | None = None,
     downscale: bool = False,
+    on_first_look: OnFirstLook | None = None,
 ) -> Cutout:
     """Cut the main subject out of `photo` (encoded bytes or a Pillow image).
 
@@ -105,6 +117,8 @@ async def remove_background(
     is called with each stage name before the stage starts; raising there (e.g.
     errors.Cancelled) abandons the run. `downscale`: the user agreed that a photo
     over `preprocess.MAX_PIXELS` is downscaled to fit (else it is refused).
+    `on_first_look`, if the model runs at FIRST_LOOK_INPUT: called with `first_look`'s
+    rough cutout after decoding, before the full inference.
     """
     options = as_options(options)
     stages = _Stages(on_stage)
@@ -113,12 +127,26 @@ async def remove_background(
     else:
         decoded = stages.run("decode", preprocess.decode_photo, photo, downscale)
     image = decoded.image
+    if on_first_look is not None and spec.runs_at(FIRST_LOOK_INPUT):
+        on_first_look(await stages.run_async("first_look", first_look, image, infer, spec))
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)
     raw = await stages.run_async("inference", infer, tensor)
     reuse = refine.Reuse()
     rgba, mask = stages.run("postprocess", _postprocess, image, raw, options, reuse, decoded.alpha)
     return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings, reuse=reuse,
                   photo_alpha=decoded.alpha, icc_profile=decoded.icc_profile, notes=decoded.notes)
+
+
+async def first_look(image: Image.Image, infer: Infer, spec: ModelSpec) -> Image.Image:
+    """A rough cutout to show at once: the photo, at most FIRST_LOOK_SIDE pixels long, with
+    the model's mask at FIRST_LOOK_INPUT (`spec` must run at that size) stretched over it as
+    its alpha; no edge refinement."""
+    small = dataclasses.replace(spec, input_size=FIRST_LOOK_INPUT)
+    mask = postprocess.normalise_mask(await infer(preprocess.to_tensor(image, small)))
+    scale = min(1.0, FIRST_LOOK_SIDE / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    shown = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0) if size != image.size else image
+    return postprocess.compose_rgba(shown, postprocess.upscale_mask(mask, size))
 
 
 def remake(photo: bytes, mask: np.ndarray, options=None, on_stage: OnStage | None = None,

@@ -13,29 +13,32 @@ from pyscript.ffi import create_proxy
 
 
 class WorkerClient:
-    def __init__(self, worker, channel, proxy):
+    def __init__(self, worker, listeners):
         self.worker = worker
-        self._channel = channel      # kept alive with its listener
-        self._proxy = proxy
+        self._listeners = listeners      # (channel, proxy) pairs, kept alive
 
     @classmethod
-    async def connect(cls, on_progress):
+    async def connect(cls, on_progress, on_first_look):
         """Wait for the worker to start, then have it push each progress snapshot (JSON)
-        to `on_progress(event)`."""
+        to `on_progress(event)` and each first look of a photo (`{job, width, height,
+        rgba}`) to `on_first_look(event)`."""
         worker = await workers["cutout"]
-        name = "cutout-progress-{}".format(window.Math.random())    # this page's own channel
-        channel = window.BroadcastChannel.new(name)
-        proxy = create_proxy(on_progress)
-        channel.addEventListener("message", proxy)
-        await worker.report_to(name)
-        return cls(worker, channel, proxy)
+        listeners = []
+        for kind, handler in (("progress", on_progress), ("first-look", on_first_look)):
+            name = "cutout-{}-{}".format(kind, window.Math.random())    # this page's own channel
+            channel = window.BroadcastChannel.new(name)
+            proxy = create_proxy(handler)
+            channel.addEventListener("message", proxy)
+            listeners.append((channel, proxy))
+            await (worker.report_to(name) if kind == "progress" else worker.send_first_looks_to(name))
+        return cls(worker, listeners)
 
     async def prepare(self, model, backend, failed_before):
         """Download and open the model now (the reply names what really runs)."""
         return await self.worker.prepare(model, backend, failed_before)
 
-    async def cutout(self, job_id, data, model, options_json, downscale=False):
-        return await self.worker.cutout(job_id, data, model, options_json, downscale)
+    async def cutout(self, job_id, data, model, options_json, downscale=False, first_look=False):
+        return await self.worker.cutout(job_id, data, model, options_json, downscale, first_look)
 
     async def restyle(self, job_id, options_json, edits_json):
         return await self.worker.restyle(job_id, options_json, edits_json)

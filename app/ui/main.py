@@ -338,6 +338,19 @@ class Page:
             self.status.say(line)
         self.status.show_meter(status)
 
+    def on_first_look(self, event):
+        """A rough cutout of the photo being worked on, shown until its full one comes
+        (only when that one will be shown: not while the user keeps another on screen)."""
+        look = event.data
+        job = self.queue.working()
+        if job is None or job.id != int(look.job) or job.finished or not self.shows_when_done():
+            return
+        self.view.show_first_look(look.rgba, int(look.width), int(look.height), job.name)
+
+    def shows_when_done(self):
+        """Whether the photo being worked on comes on screen when it is done."""
+        return not self.pinned or self.shown is None
+
     def on_backdrop(self, event):
         self.view.set_backdrop(event.target.value)
 
@@ -532,7 +545,7 @@ class Page:
     async def boot(self):
         """Wait for the worker, have it push its progress here, then fetch the model at once."""
         try:
-            client = await WorkerClient.connect(self.on_worker_progress)
+            client = await WorkerClient.connect(self.on_worker_progress, self.on_first_look)
         except Exception as exc:
             self.status.say("The engine could not start: {}. Reload the page to try again.".format(exc),
                             error=True)
@@ -647,7 +660,8 @@ class Page:
                 await asyncio.sleep(WAIT_SECONDS)
             if job.finished:
                 return                          # cancelled while the file was read
-            result = await self.client.cutout(job.id, data, self.model(), job.options, job.downscale)
+            result = await self.client.cutout(job.id, data, self.model(), job.options, job.downscale,
+                                              self.shows_when_done())
             if job.finished:
                 return                          # cancelled meanwhile: never drawn
             if not result.ok:
@@ -656,7 +670,7 @@ class Page:
                                     bool(result.kind == "input" and result.downscale))
                 return
             self.queue.finish(job.id, result.width, result.height, now(), result.photo_note or "")
-            if not self.pinned or self.shown is None:
+            if self.shows_when_done():
                 await self.show_result(job, result)
             else:
                 self.client.forget(job.id)      # its mask is kept: it can be shown again

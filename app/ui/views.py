@@ -76,6 +76,7 @@ class ResultView:
         self.cancel_button = element("cancel")
         self.copy_button = element("copy")
         self.preview = element("preview")      # the exported file, when it differs from the cutout
+        self.first_look = element("first-look")   # a photo's rough cutout while its full one is made
         self.download_url = None
         self.kept = None          # details and timings of the finished result on screen
 
@@ -104,7 +105,21 @@ class ResultView:
             self.details.textContent = name
             self.details.dataset.timings = ""
 
+    def show_first_look(self, rgba, width, height, name):
+        """`name`'s rough cutout (`app.core.pipeline.first_look`) in place of the result,
+        until its full cutout is drawn or the photo fails or is cancelled (then the previous
+        result, untouched underneath, comes back)."""
+        self.first_look.width, self.first_look.height = width, height
+        self.first_look.getContext("2d").putImageData(window.ImageData.new(rgba, width, height), 0, 0)
+        self.first_look.setAttribute("aria-label", "First look at {}: the full cutout follows".format(name))
+        self.result.classList.add("looking")
+        self.details.textContent = "{} · first look; refining…".format(name)
+
+    def end_first_look(self):
+        self.result.classList.remove("looking")
+
     def end_busy(self):
+        self.end_first_look()
         self.cancel_button.hidden = True
         self.result.setAttribute("aria-busy", "false")
         self.result.classList.remove("working")
@@ -113,6 +128,7 @@ class ResultView:
         self.cancel_button.hidden = True
 
     def draw(self, result):
+        self.end_first_look()
         self.canvas.width = result.width
         self.canvas.height = result.height
         pixels = window.ImageData.new(result.rgba, result.width, result.height)
@@ -146,6 +162,7 @@ class ResultView:
     def restore_shown(self):
         """After a failed or cancelled photo, the previous result is offered again:
         a bad file never costs the user the cutout they already have."""
+        self.end_first_look()
         if self.kept is None:
             return
         self.details.textContent = self.kept["details"]

@@ -82,3 +82,68 @@ def test_dropping_or_pasting_a_photo_works_like_picking(app, tmp_path, how, name
     original = tmp_path / name
     original.write_bytes(data)
     assert_same_cutout(cutout, native_cutout(original, tmp_path))
+
+
+# What a canvas of the page holds, read back: its alpha channel, drawn at `longest` px
+# on its long side at most (a 12 MP canvas would be 12 million numbers to send).
+READ_ALPHA = """([id, longest]) => {
+    const source = document.getElementById(id);
+    const scale = Math.min(1, longest / Math.max(source.width, source.height));
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.round(source.width * scale);
+    canvas.height = Math.round(source.height * scale);
+    const context = canvas.getContext('2d');
+    context.drawImage(source, 0, 0, canvas.width, canvas.height);
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const alpha = new Array(data.length / 4);
+    for (let i = 0; i < alpha.length; i++) alpha[i] = data[4 * i + 3];
+    return {width: canvas.width, height: canvas.height, alpha};
+}"""
+
+
+def canvas_alpha(app, canvas_id: str, longest: int = 1024) -> np.ndarray:
+    read = app.page.evaluate(READ_ALPHA, [canvas_id, longest])
+    return np.asarray(read["alpha"], np.uint8).reshape(read["height"], read["width"])
+
+
+def test_a_first_look_shows_at_once_and_a_cancel_brings_back_the_cutout_underneath(first_cutout, tmp_path,
+                                                                                  artifacts):
+    """With the cat's cutout on screen, a 12-megapixel photo is picked: a rough cutout of it
+    (the model's first look, at most 1024 px long) is on screen while the model runs in
+    full, the status naming that, and the cat's canvas untouched underneath. Cancel: the
+    cat is back, pixel for pixel. Picked again: the first look, then the full cutout in its
+    place, whose subject the first look had found (IoU of the two alphas at 0.5)."""
+    app, _ = first_cutout
+    cat = canvas_alpha(app, "cutout")
+    path = photos.save(tmp_path / "coffee-12mp.jpg", "coffee", megapixels=12, quality=92)
+
+    app.pick(path)
+    app.page.wait_for_selector("#result.looking", timeout=60_000)
+    assert app.page.locator("#first-look").is_visible() and not app.page.locator("#cutout").is_visible()
+    look = canvas_alpha(app, "first-look")
+    assert look.shape == (683, 1024), look.shape
+    assert app.busy and "first look" in app.details, app.details
+    app.page.screenshot(path=str(artifacts / "first-look-desktop.png"), full_page=True)
+    app.cancel_button.click()
+    app.page.wait_for_function("!document.querySelector('#result').classList.contains('looking')")
+    assert app.page.locator("#cutout").is_visible() and not app.page.locator("#first-look").is_visible()
+    np.testing.assert_array_equal(canvas_alpha(app, "cutout"), cat)
+    assert app.details.startswith("cat.png · "), app.details
+
+    app.pick(path)
+    app.page.wait_for_selector("#result.looking", timeout=60_000)
+    look = canvas_alpha(app, "first-look")
+    app.wait_result()
+    assert app.page.evaluate("document.querySelector('#result').classList.contains('looking')") is False
+    assert app.details.startswith("coffee-12mp.jpg · 4243×2828 · "), app.details
+    # The first look came before the model's full run: "Finding the subject" follows it.
+    details, log = app.page.evaluate("window.__detailsLog"), app.page.evaluate("window.__statusLog")
+    looked_at = [entry["at"] for entry in details if entry["text"] == "coffee-12mp.jpg · first look; refining…"]
+    assert len(looked_at) == 2, details
+    assert any(entry["text"].startswith("Finding the subject") and entry["at"] > looked_at[1] for entry in log), log
+    final = canvas_alpha(app, "cutout")
+    assert final.shape == look.shape
+    kept = final > 127, look > 127
+    iou = (kept[0] & kept[1]).sum() / (kept[0] | kept[1]).sum()
+    assert iou >= 0.85, iou
+    assert "first_look" in app.timings()

@@ -237,7 +237,7 @@ def test_a_photo_becomes_a_cutout_with_timings_and_a_png():
     _, result = run(cut(engine, 1, 40))
     assert result.image.size == (40, 30) and result.image.mode == "RGBA"
     assert set(result.timings) == {"decode", "preprocess", "inference", "postprocess", "total"}
-    assert result.timings["total"] >= sum(result.timings[stage] for stage in pipeline.STAGES[:4])
+    assert result.timings["total"] >= sum(result.timings[stage] for stage in ("decode", "preprocess", "inference", "postprocess"))
     png, seconds = engine.export(1, Layout(), "png")
     assert seconds >= 0
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(result.image))
@@ -517,3 +517,38 @@ def test_a_subject_box_comes_from_the_kept_cutout_or_else_from_its_mask():
     rough = engine.subject_box(1, (40, 30))
     assert all(abs(a - b) <= 1 for a, b in zip(rough, exact)), (rough, exact)
     assert engine.subject_box(9, (40, 30)) is None
+
+
+# -- first look -------------------------------------------------------------------
+def test_a_job_that_asks_gets_its_first_look_before_its_cutout_and_others_do_not():
+    """The 8-bit model runs at the first look's size: a job with first_look=True hands
+    (job, rough cutout) to on_first_look before its full inference; a job without it, or
+    an engine with no listener, runs the model once."""
+    engine, loader = make_engine()
+    looks = []
+    engine.on_first_look = lambda job, image: looks.append((job, image.size, loader.sessions[0].runs))
+
+    async def scenario():
+        await engine.cutout(1, photo(40), "", PLAIN, first_look=True)
+        await engine.cutout(2, photo(50), "", PLAIN)
+        engine.on_first_look = None
+        await engine.cutout(3, photo(60), "", PLAIN, first_look=True)
+
+    run(scenario())
+    assert looks == [(1, (40, 30), 1)]
+    assert loader.sessions[0].runs == 4
+
+
+def test_a_job_cancelled_by_the_time_its_first_look_is_ready_never_shows_it_or_runs_in_full():
+    engine, loader = make_engine()
+    looks = []
+    engine.on_first_look = lambda job, image: looks.append(job)
+
+    async def scenario():
+        await engine.session_for("")
+        loader.sessions[0].on_run = lambda: engine.cancel(1)
+        with pytest.raises(Cancelled):
+            await engine.cutout(1, photo(40), "", PLAIN, first_look=True)
+
+    run(scenario())
+    assert looks == [] and loader.sessions[0].runs == 1 and 1 not in engine.results

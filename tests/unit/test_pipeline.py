@@ -5,6 +5,7 @@ receives, and that its output comes back at full size in display orientation.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 
 import numpy as np
@@ -47,8 +48,8 @@ def red_left_blue_right(width: int = 40, height: int = 30) -> Image.Image:
 
 
 def test_stage_names_are_stable():
-    """The stage names (progress messages, timing keys) are exactly these five."""
-    assert pipeline.STAGES == ("decode", "preprocess", "inference", "postprocess", "encode")
+    """The stage names (progress messages, timing keys) are exactly these six."""
+    assert pipeline.STAGES == ("decode", "first_look", "preprocess", "inference", "postprocess", "encode")
 
 
 def test_stages_reported_in_order():
@@ -277,3 +278,59 @@ def test_the_default_export_is_the_png_and_other_layouts_change_it():
     r, g, b = image.convert("RGB").getpixel((63, 0))
     assert g > 240 and r < 20 and b < 20
     assert "encode" in cutout.timings
+
+
+# -- the first look -------------------------------------------------------------
+ANY_SIZE = dataclasses.replace(SPEC, input_multiple=64)
+
+
+def test_a_first_look_comes_before_the_full_inference_and_changes_nothing_of_the_result():
+    """With on_first_look and a model that runs at FIRST_LOOK_INPUT: the model runs once
+    at that size, then once at full size; the first look (the photo at most
+    FIRST_LOOK_SIDE long, the small mask as its alpha) is given before the full run
+    starts; the cutout equals the one made without it."""
+    photo = encode(red_left_blue_right(2400, 1200), "PNG")
+    infer, events, looks = FakeInfer(), [], []
+
+    def on_first_look(image):
+        looks.append(image)
+        events.append(("look", len(infer.calls)))
+
+    cutout = asyncio.run(pipeline.remove_background(photo, infer, ANY_SIZE, PLAIN, events.append,
+                                                    on_first_look=on_first_look))
+    side = pipeline.FIRST_LOOK_INPUT
+    assert [t.shape for t in infer.calls] == [(1, 3, side, side), (1, 3, 1024, 1024)]
+    assert events == ["decode", "first_look", ("look", 1), "preprocess", "inference", "postprocess"]
+    (look,) = looks
+    assert look.mode == "RGBA" and look.size == (pipeline.FIRST_LOOK_SIDE, pipeline.FIRST_LOOK_SIDE // 2)
+    alpha = np.asarray(look.getchannel("A"))
+    assert alpha[:, :400].min() == 255 and alpha[:, -400:].max() == 0     # the red half kept
+    assert list(cutout.timings) == ["decode", "first_look", "preprocess", "inference", "postprocess"]
+    assert_image_equal(cutout.image, run(photo).image)
+
+
+def test_a_small_photo_keeps_its_size_in_its_first_look():
+    looks = []
+    asyncio.run(pipeline.remove_background(encode(red_left_blue_right(40, 30), "PNG"), FakeInfer(), ANY_SIZE,
+                                           PLAIN, on_first_look=looks.append))
+    assert looks[0].size == (40, 30)
+
+
+def test_no_first_look_from_a_model_that_runs_at_its_own_size_only():
+    infer, looks = FakeInfer(), []
+    fixed = dataclasses.replace(SPEC, input_multiple=0)
+    asyncio.run(pipeline.remove_background(encode(red_left_blue_right(), "PNG"), infer, fixed, PLAIN,
+                                           on_first_look=looks.append))
+    assert looks == [] and len(infer.calls) == 1
+
+
+def test_a_cancel_during_the_first_look_stops_before_the_full_inference():
+    infer = FakeInfer()
+
+    def on_first_look(image):
+        raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        asyncio.run(pipeline.remove_background(encode(red_left_blue_right(), "PNG"), infer, ANY_SIZE, PLAIN,
+                                               on_first_look=on_first_look))
+    assert len(infer.calls) == 1

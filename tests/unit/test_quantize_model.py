@@ -195,7 +195,7 @@ def test_the_int8_model_runs_at_its_first_look_size_and_sees_the_same_subject():
     import onnxruntime as ort
     from PIL import Image
 
-    FIRST_LOOK_INPUT = 320    # what the page will run for a first look
+    from app.core.pipeline import FIRST_LOOK_INPUT
     from app.core.preprocess import to_tensor
     from app.core.spec import load_specs
     from tests import photos
