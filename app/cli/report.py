@@ -15,9 +15,11 @@ import json
 from pathlib import Path
 
 from app.cli.work import Outcome
-from app.core.pipeline import STAGES
+from app.core.pipeline import FIRST_LOOK, STAGES
 
-COLUMNS = ("photo", "status", "reason", "output", "seconds", *(f"{stage}_s" for stage in STAGES),
+# The command line never asks for a first look: no column that would always be empty.
+REPORTED_STAGES = tuple(stage for stage in STAGES if stage != FIRST_LOOK)
+COLUMNS = ("photo", "status", "reason", "output", "seconds", *(f"{stage}_s" for stage in REPORTED_STAGES),
            "notes", "worker")
 FORMATS = (".csv", ".jsonl")
 
@@ -30,7 +32,7 @@ def row(outcome: Outcome) -> dict:
         "seconds": round(outcome.seconds, 3) if outcome.status == "done" and outcome.seconds else "",
         "notes": " ".join(outcome.notes), "worker": outcome.worker,
     }
-    for stage in STAGES:
+    for stage in REPORTED_STAGES:
         values[f"{stage}_s"] = round(outcome.stages[stage], 3) if stage in outcome.stages else ""
     return values
 

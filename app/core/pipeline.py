@@ -34,6 +34,7 @@ from .spec import ModelSpec
 
 # Stable stage names, reported to progress callbacks and used as timing keys.
 STAGES = ("decode", "first_look", "preprocess", "inference", "postprocess", "encode")
+FIRST_LOOK = "first_look"     # the one stage only the page asks for (`on_first_look`)
 
 # The first look (`first_look`): the model on a small square input, shown while the full
 # cutout is made. 320 costs about a tenth of the 1024 run (natively 0.10x, 256: 0.07x).
@@ -129,7 +130,7 @@ async def remove_background(
         decoded = stages.run("decode", preprocess.decode_photo, photo, downscale)
     image = decoded.image
     if on_first_look is not None and spec.runs_at(FIRST_LOOK_INPUT):
-        on_first_look(await stages.run_async("first_look", first_look, image, infer, spec))
+        on_first_look(await stages.run_async(FIRST_LOOK, first_look, image, infer, spec))
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)
     raw = await stages.run_async("inference", infer, tensor)
     reuse = refine.Reuse()
