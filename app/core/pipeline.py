@@ -200,22 +200,15 @@ def _postprocess(image: Image.Image, raw: np.ndarray, options: Options, reuse: r
 
 def _refine(image: Image.Image, mask: np.ndarray, options: Options, reuse: refine.Reuse | None,
             photo_alpha: np.ndarray | None) -> Image.Image:
-    """refine.refine's RGBA cutout, never more opaque than the file itself was: the
-    model may see a subject where the user had already cut it away."""
-    rgba = refine.refine(image, mask, options, reuse=reuse)
-    if photo_alpha is not None:
-        alpha = np.minimum(np.asarray(rgba.getchannel("A")), photo_alpha)
-        rgba.putalpha(Image.fromarray(alpha, mode="L"))
-    return clear_hidden(rgba)
+    """refine.refine's RGBA cutout, never more opaque than the file itself was (the
+    model may see a subject where the user had already cut it away), black where
+    fully transparent."""
+    return refine.refine(image, mask, options, reuse=reuse, ceiling=photo_alpha)
 
 
 def clear_hidden(rgba: Image.Image) -> Image.Image:
-    """Fully transparent pixels made black: what the user cut away is gone from the
-    file, not merely hidden (dropping a PNG's alpha would otherwise show the old
-    background, people and places included)."""
-    pixels = np.asarray(rgba).copy()
-    pixels[pixels[:, :, 3] == 0, :3] = 0
-    return Image.fromarray(pixels, mode="RGBA")
+    """A copy of `rgba` with fully transparent pixels made black (postprocess.clear_hidden)."""
+    return Image.fromarray(postprocess.clear_hidden(np.array(rgba)), mode="RGBA")
 
 
 def encode(cutout: Cutout, on_stage: OnStage | None = None, keep_colour_profile: bool = True) -> bytes:

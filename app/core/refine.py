@@ -21,7 +21,9 @@ edge, so a 24 MP photo costs little more memory than two copies of its RGBA resu
                  it is strictly between 0 and 1 (flat indices, in chunks): alpha
                  = a.I + b from bilinear samples of the guided-filter coefficients,
                  F = F^ + alpha (I - alpha F^ - (1 - alpha) B^); elsewhere alpha is
-                 0 or 1 and RGB the photo's
+                 0 or 1 and RGB the photo's;
+                 then the alpha capped by the file's own, if any, and RGB made
+                 black where alpha is 0 (postprocess.clear_hidden, in place)
 
 A `Reuse` keeps one photo's working-resolution results (prepare to matte, the
 colour estimates, the moved edge's coefficients) with the options each depends
@@ -46,7 +48,7 @@ from . import cleanup, matting
 from .matting import Sampler
 from .filters import F32, block_means, blur, box, grey_dilate, grey_erode, resize
 from .options import Options
-from .postprocess import compose_rgba, to_alpha8, upscale_mask
+from .postprocess import clear_hidden, compose_rgba, to_alpha8, upscale_mask
 
 WORK_SIDE = 1024          # working resolution, long side in pixels, at most...
 WORK_FRACTION = 2 / 3     # ...and at most this fraction of the photo's: the solve is steadier a
@@ -140,15 +142,18 @@ def _arrays(value):
 
 
 def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
-           timings: dict | None = None, reuse: Reuse | None = None) -> Image.Image:
-    """The RGBA cutout of RGB `image` from the model's (S, S) mask in [0, 1]; `reuse`
-    keeps working results for the same image and mask with other options."""
+           timings: dict | None = None, reuse: Reuse | None = None,
+           ceiling: np.ndarray | None = None) -> Image.Image:
+    """The RGBA cutout of RGB `image` from the model's (S, S) mask in [0, 1], black
+    wherever it is fully transparent (postprocess.clear_hidden); `reuse` keeps working
+    results for the same image and mask with other options; `ceiling`, an (H, W) uint8
+    alpha (the file's own), caps the cutout's alpha."""
     options = options or Options()
     clock = _Clock(timings)
     full = image.size
     if options == _REFERENCE:
         with clock("compose"):
-            return compose_rgba(image, upscale_mask(mask, full))
+            return _finish(np.array(compose_rgba(image, upscale_mask(mask, full))), ceiling)
     reuse = reuse or Reuse()
     reuse.bind(image, mask)
     matte_key = (options.remove_specks, options.keep_main_subject, options.refine_edges)
@@ -178,7 +183,7 @@ def refine(image: Image.Image, mask: np.ndarray, options: Options | None = None,
             if (coefficients := reuse.get("guide", edge_key)) is None:
                 coefficients = reuse.put("guide", edge_key, matting.guided_coefficients(work, alpha))
     with clock("compose"):
-        return _compose(image, alpha, coefficients, estimates)
+        return _finish(_compose(image, alpha, coefficients, estimates), ceiling)
 
 
 def _matte(image: Image.Image, mask: np.ndarray, options: Options, clock: _Clock):
@@ -205,16 +210,25 @@ def _half(work: list, alpha: np.ndarray) -> tuple[list, np.ndarray]:
     return [block_means(p, 2) for p in work], block_means(alpha, 2)
 
 
-def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> Image.Image:
-    """Full-resolution RGBA: the bilinear upscale of `alpha` with the photo's RGB, then
-    per-pixel work only where that alpha is strictly between 0 and 1."""
+def _finish(pixels: np.ndarray, ceiling: np.ndarray | None) -> Image.Image:
+    """The (H, W, 4) RGBA array, its alpha capped by `ceiling`, cleared where hidden, as
+    an image (sharing its memory: no copy)."""
+    if ceiling is not None:
+        np.minimum(pixels[:, :, 3], ceiling, out=pixels[:, :, 3])
+    return Image.fromarray(clear_hidden(pixels), mode="RGBA")
+
+
+def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> np.ndarray:
+    """Full-resolution RGBA, an (H, W, 4) uint8 array: the bilinear upscale of `alpha`
+    with the photo's RGB, then per-pixel work only where that alpha is strictly between
+    0 and 1."""
     width, height = image.size
     small = Image.fromarray(to_alpha8(alpha), mode="L")
     big = small if small.size == image.size else small.resize(image.size, Image.Resampling.BILINEAR)
     rgba = image.convert("RGBA")
     rgba.putalpha(big)
     if coefficients is None and estimates is None:
-        return rgba
+        return np.array(rgba)
     level = np.asarray(big)
     edge = np.flatnonzero((level - np.uint8(1)) < np.uint8(254))       # 0 < alpha < 255
     del level, big
@@ -252,4 +266,4 @@ def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> 
         else:
             packed |= pixels & np.uint32(0xFFFFFF)
         flat[index] = packed
-    return Image.fromarray(out, mode="RGBA")
+    return out

@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter
 
 from app.core import postprocess
 from app.core.postprocess import (
-    PNG_COMPRESS_LEVEL, compose_rgba, encode_png, normalise_mask, to_alpha8, upscale_mask,
+    PNG_COMPRESS_LEVEL, clear_hidden, compose_rgba, encode_png, normalise_mask, to_alpha8, upscale_mask,
 )
 from tests import helpers, photos
 from tests.helpers import assert_image_equal, assert_image_similar, encode, gradient_photo
@@ -281,3 +281,25 @@ def test_encode_png_works_in_strips_without_a_whole_image_copy():
         tracemalloc.stop()
     assert peak < 0.5 * 2000 * 2000 * 4
     assert_image_equal(Image.open(io.BytesIO(data)), rgba)
+
+
+# clear_hidden
+def test_clear_hidden_blackens_only_fully_transparent_pixels_in_place():
+    """RGB becomes 0 exactly where alpha is 0; every other pixel, alpha 1 included, is
+    untouched, and the array itself is changed (no copy)."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    pixels[::3, :, 3] = 0
+    pixels[1::3, :, 3] = 1
+    before = pixels.copy()
+    assert clear_hidden(pixels) is pixels
+    hidden = before[..., 3] == 0
+    assert not pixels[hidden][:, :3].any() and not pixels[hidden][:, 3].any()
+    np.testing.assert_array_equal(pixels[~hidden], before[~hidden])
+
+
+@pytest.mark.parametrize("pixels", [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 4), np.float32),
+                                    np.zeros((4, 8, 4), np.uint8)[:, ::2]])
+def test_clear_hidden_refuses_what_it_cannot_change_in_place(pixels):
+    with pytest.raises(ValueError):
+        clear_hidden(pixels)

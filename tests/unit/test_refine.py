@@ -97,11 +97,15 @@ def test_reference_options_reproduce_the_plain_upscale():
 
 
 def test_decontamination_off_keeps_the_photo_colours():
-    """decontaminate=False: RGB is exactly the photo's."""
+    """decontaminate=False: RGB is exactly the photo's wherever the cutout shows anything,
+    and black where it is fully transparent."""
     truth = disc_alpha((120, 120), 35, 6)
     photo = to_image(composite(truth))
-    out = refine.refine(photo, truth, Options(decontaminate=False))
-    np.testing.assert_array_equal(np.asarray(out)[..., :3], np.asarray(photo))
+    out = np.asarray(refine.refine(photo, truth, Options(decontaminate=False)))
+    shown = out[..., 3] > 0
+    assert shown.any() and (~shown).any()
+    np.testing.assert_array_equal(out[shown][:, :3], np.asarray(photo)[shown])
+    assert not out[~shown][:, :3].any()
 
 
 def test_opaque_pixels_keep_the_photo_colour():
@@ -279,7 +283,8 @@ def test_matte_softens_where_colours_explain_the_edge_and_stays_crisp_on_clutter
 
 def test_full_resolution_pass_only_touches_pixels_of_the_soft_edge(monkeypatch):
     """Above the working size, only the soft edge is recomputed: away from it alpha is
-    0 or 255 and RGB exactly the photo's; opaque pixels keep the photo's colour."""
+    0 or 255 and RGB exactly the photo's (black where alpha is 0); opaque pixels keep
+    the photo's colour."""
     monkeypatch.setattr(refine, "WORK_SIDE", 96)
     truth = disc_alpha((288, 288), 80, 4)
     rng = np.random.default_rng(4)
@@ -290,6 +295,7 @@ def test_full_resolution_pass_only_touches_pixels_of_the_soft_edge(monkeypatch):
     y, x = np.mgrid[:288, :288] + 0.5
     far = np.abs(np.hypot(y - 144, x - 144) - 80) > 40
     assert set(np.unique(alpha[far])) <= {0, 255}
-    np.testing.assert_array_equal(out[far][:, :3], np.asarray(photo)[far])
+    expected = np.where((alpha[far] == 255)[:, None], np.asarray(photo)[far], 0)
+    np.testing.assert_array_equal(out[far][:, :3], expected)
     opaque = alpha == 255
     assert np.abs(out[opaque][:, :3].astype(int) - np.asarray(photo)[opaque].astype(int)).max() <= 1
