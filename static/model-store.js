@@ -1,5 +1,5 @@
 // The model files: downloaded once, kept in Cache Storage by content hash, checked on
-// every read.
+// every read (a cached copy while the model opens: static/ort-bridge.js openModel).
 //
 // Both the page (which starts the download while Python boots, app/ui/main.py) and the
 // worker's ONNX Runtime bridge (static/ort-bridge.js) ask for a model through
@@ -38,18 +38,23 @@ async function openCache() {
   }
 }
 
-// The cached copy of `key` if it is whole and right, else null (a bad copy is removed).
+// The cached copy of `key` if it is whole, as {bytes, verified}: `verified` settles once its
+// SHA-256 is checked (the caller may open the model meanwhile) and rejects for a damaged
+// copy, which is then removed. Null if there is none, or it has the wrong size.
 async function readCached(cache, key, url, expectedBytes, expectedSha256) {
   const response = cache && (await cache.match(key));
   if (!response) return null;
   const bytes = new Uint8Array(await response.arrayBuffer());
-  try {
-    if (bytes.length !== expectedBytes) throw new Error("wrong size");
-    return await check(bytes, url, expectedSha256);
-  } catch {
+  if (bytes.length !== expectedBytes) {
     await cache.delete(key);
     return null;
   }
+  const verified = check(bytes, url, expectedSha256).catch(async (error) => {
+    await cache.delete(key);
+    throw error;
+  });
+  verified.catch(() => {}); // a caller that stops waiting leaves no unhandled rejection
+  return { bytes, verified };
 }
 
 // Keep `bytes` under `key`, and drop other versions of the same file. Never fails.
@@ -110,9 +115,12 @@ async function exclusively(name, onWaiting, task) {
 }
 
 // `path` (relative to the site root; exactly `expectedBytes` long, SHA-256 `expectedSha256`)
-// as a Uint8Array: from Cache Storage, or downloaded (by this caller or one already at it),
-// calling onProgress(received, total) at most every 100 ms and at the end.
-export async function loadModel(path, expectedBytes, expectedSha256, onProgress) {
+// as {bytes, verified}: from Cache Storage, or downloaded (by this caller or one already at
+// it), calling onProgress(received, total) at most every 100 ms and at the end. `verified`
+// resolves once the bytes' SHA-256 is checked: at once for a download (checked before it is
+// kept); for a cached copy, a check still running, which rejects if the copy is damaged (it
+// is then gone from the cache: asking again downloads the file).
+export async function readModel(path, expectedBytes, expectedSha256, onProgress) {
   const url = new URL(path, siteRoot).href;
   const key = cacheKey(url, expectedSha256);
   const channelName = `cutout-model-${expectedSha256}`;
@@ -136,11 +144,22 @@ export async function loadModel(path, expectedBytes, expectedSha256, onProgress)
           relay?.postMessage({ received, total });
         });
         await store(cache, key, path, bytes);
-        return bytes;
+        return { bytes, verified: Promise.resolve() };
       },
     );
   } finally {
     relay?.close();
+  }
+}
+
+// readModel's bytes once they are checked (a damaged cached copy is downloaded again).
+export async function loadModel(path, expectedBytes, expectedSha256, onProgress) {
+  const first = await readModel(path, expectedBytes, expectedSha256, onProgress);
+  try {
+    await first.verified;
+    return first.bytes;
+  } catch {
+    return (await readModel(path, expectedBytes, expectedSha256, onProgress)).bytes;
   }
 }
 

@@ -10,6 +10,8 @@
 // ort.wasm.min.mjs (WebAssembly) and ort.webgpu.min.mjs (WebGPU, with its own
 // WebAssembly for what WebGPU does not run).
 
+import { loadModel, readModel } from "./model-store.js";
+
 const isolated = Boolean(globalThis.crossOriginIsolated);
 const BUILDS = { wasm: "../vendor/ort/ort.wasm.min.mjs", webgpu: "../vendor/ort/ort.webgpu.min.mjs" };
 const runtimes = {};
@@ -63,6 +65,21 @@ export function createSession(modelBytes, backend = "wasm") {
     });
     return { session, ort, backend };
   });
+}
+
+// `path` (as fetchModel) opened on `backend`. A copy read from this device's cache has its
+// SHA-256 checked while ONNX Runtime opens it (on every visit; the two overlap, the check
+// runs off this thread); a damaged copy costs the opened session and is downloaded again.
+export async function openModel(path, expectedBytes, expectedSha256, onProgress, backend = "wasm") {
+  const { bytes, verified } = await readModel(path, expectedBytes, expectedSha256, onProgress);
+  const opening = createSession(bytes, backend);
+  try {
+    await verified;
+  } catch {
+    opening.then(releaseSession, () => {});
+    return createSession(await loadModel(path, expectedBytes, expectedSha256, onProgress), backend);
+  }
+  return opening;
 }
 
 export function releaseSession(handle) {

@@ -67,9 +67,9 @@ class WebSession:
                     failed = f"it could not open the model: {exc}"
             choice = Choice("wasm", note=f"WebGPU failed its check on this device: {failed}")
         file = model_file(spec, choice)
-        if file != fetched:   # the WebGPU file, when it is the same, is not downloaded twice
-            data = await _fetch(file, on_bytes)
-        return cls(spec, await _create(data, "wasm"), choice, failed)
+        if file == fetched:   # the WebGPU file, when it is the same, is not downloaded twice
+            return cls(spec, await _create(data, "wasm"), choice, failed)
+        return cls(spec, await _open(file, on_bytes, "wasm"), choice, failed)
 
     async def release(self) -> None:
         await ort_bridge.releaseSession(self._handle)
@@ -103,9 +103,20 @@ def _message(exc: JsException) -> str:
 async def _fetch(file: ModelFile, on_bytes):
     """`file` downloaded or read from this device's cache, and verified (a JS Uint8Array),
     reporting `on_bytes(received, total)` while it downloads."""
+    return await _with_file(ort_bridge.fetchModel, file, on_bytes)
+
+
+async def _open(file: ModelFile, on_bytes, backend: str):
+    """A bridge handle: `file` (as `_fetch`) opened on `backend`; a copy from this device's
+    cache is checked while it opens."""
+    return await _with_file(ort_bridge.openModel, file, on_bytes, backend)
+
+
+async def _with_file(bridge_call, file: ModelFile, on_bytes, *more):
+    """`bridge_call(path, bytes, sha256, progress, *more)`; its failure a ModelError."""
     progress = create_proxy(on_bytes)
     try:
-        return await ort_bridge.fetchModel(f"models/{file.file}", file.bytes, file.sha256, progress)
+        return await bridge_call(f"models/{file.file}", file.bytes, file.sha256, progress, *more)
     except JsException as exc:
         raise ModelError(_message(exc)) from None
     finally:

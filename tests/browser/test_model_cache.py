@@ -76,3 +76,28 @@ def test_a_full_storage_quota_costs_the_cache_not_the_model(browser, server_url)
         assert sum(url.endswith(MODEL_PATH) for url in requests) == 2, requests
     finally:
         context.close()
+
+
+DAMAGE_CACHED_MODEL = """async (path) => {
+    const cache = await caches.open("cutout-models");
+    const key = (await cache.keys()).find((request) => new URL(request.url).pathname === path);
+    const bytes = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+    bytes[bytes.length >> 1] ^= 0xff;          // one weight byte: the model still opens
+    await cache.put(key, new Response(bytes));
+    return bytes.length;
+}"""
+
+
+def test_a_damaged_copy_on_this_device_is_found_and_downloaded_again(open_app, tmp_path):
+    """The kept model is checked on every visit while it opens: a copy damaged on this
+    device (one byte flipped, same size, so ONNX Runtime opens it) is dropped on the
+    next visit, downloaded again, and the photo comes out as the command line's."""
+    app = open_app()
+    app.wait_ready()
+    assert model_downloads(app) == 1, app.urls()
+    assert app.page.evaluate(DAMAGE_CACHED_MODEL, MODEL_PATH) == get_spec(DEFAULT_MODELS["wasm"]).bytes
+    app.page.reload()
+    app.wait_ready()
+    assert model_downloads(app) == 2, "the damaged copy was used, not downloaded again"
+    path = photos.save(tmp_path / "cat.png", "cat")
+    assert_same_cutout(app.cutout(path, tmp_path / "download.png"), native_cutout(path, tmp_path))
