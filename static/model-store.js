@@ -1,8 +1,8 @@
 // The model files: downloaded once, kept in Cache Storage by content hash, checked on
-// every read (a cached copy while the model opens: static/ort-bridge.js openModel).
+// every read (a cached copy while the model opens: static/inference-worker.js).
 //
 // Both the page (which starts the download while Python boots, app/ui/main.py) and the
-// worker's ONNX Runtime bridge (static/ort-bridge.js) ask for a model through
+// inference worker (static/inference-worker.js) ask for a model through
 // loadModel(). A Web Lock per file makes the second one wait for the first one's
 // download instead of starting its own, and a BroadcastChannel per file carries the
 // download's progress to whoever waits. A repeat visit reads the file from the cache.

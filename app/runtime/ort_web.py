@@ -54,22 +54,17 @@ class WebSession:
         cannot open the model gives way to WebAssembly, saying why. A failure is a
         ModelError whose message is the bridge's own (what failed, expected and actual)."""
         choice = backends.choose(spec, preference, await _support(), failed_before)
-        failed, fetched, data = "", None, None
+        failed = ""
         if choice.backend == "webgpu":
             on_stage("check:webgpu")
             failed = await _probe_failure(choice.f16)
             if not failed:
-                fetched = model_file(spec, choice)
-                data = await _fetch(fetched, on_bytes)
                 try:
-                    return cls(spec, await _create(data, "webgpu"), choice)
+                    return cls(spec, await _open(model_file(spec, choice), on_bytes, "webgpu"), choice)
                 except ModelError as exc:
                     failed = f"it could not open the model: {exc}"
             choice = Choice("wasm", note=f"WebGPU failed its check on this device: {failed}")
-        file = model_file(spec, choice)
-        if file == fetched:   # the WebGPU file, when it is the same, is not downloaded twice
-            return cls(spec, await _create(data, "wasm"), choice, failed)
-        return cls(spec, await _open(file, on_bytes, "wasm"), choice, failed)
+        return cls(spec, await _open(model_file(spec, choice), on_bytes, "wasm"), choice, failed)
 
     async def release(self) -> None:
         await ort_bridge.releaseSession(self._handle)
@@ -100,35 +95,17 @@ def _message(exc: JsException) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
-async def _fetch(file: ModelFile, on_bytes):
-    """`file` downloaded or read from this device's cache, and verified (a JS Uint8Array),
-    reporting `on_bytes(received, total)` while it downloads."""
-    return await _with_file(ort_bridge.fetchModel, file, on_bytes)
-
-
 async def _open(file: ModelFile, on_bytes, backend: str):
-    """A bridge handle: `file` (as `_fetch`) opened on `backend`; a copy from this device's
-    cache is checked while it opens."""
-    return await _with_file(ort_bridge.openModel, file, on_bytes, backend)
-
-
-async def _with_file(bridge_call, file: ModelFile, on_bytes, *more):
-    """`bridge_call(path, bytes, sha256, progress, *more)`; its failure a ModelError."""
+    """A bridge handle: `models/<file>` downloaded or read from this device's cache, its
+    size and SHA-256 checked, and opened on `backend`, reporting `on_bytes(received, total)`
+    while it downloads; a failure is a ModelError."""
     progress = create_proxy(on_bytes)
     try:
-        return await bridge_call(f"models/{file.file}", file.bytes, file.sha256, progress, *more)
+        return await ort_bridge.openModel(f"models/{file.file}", file.bytes, file.sha256, progress, backend)
     except JsException as exc:
         raise ModelError(_message(exc)) from None
     finally:
         progress.destroy()
-
-
-async def _create(model_bytes, backend: str):
-    """A bridge handle: the model opened on `backend`."""
-    try:
-        return await ort_bridge.createSession(model_bytes, backend)
-    except JsException as exc:
-        raise ModelError(_message(exc)) from None
 
 
 async def _probe_failure(f16: bool) -> str:

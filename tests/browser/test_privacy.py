@@ -22,6 +22,7 @@ EXPECTED_DOWNLOADS = (
     "/vendor/ort/ort.wasm.min.mjs",
     "/vendor/ort/ort-wasm-simd-threaded.wasm",
     "/static/ort-bridge.js",
+    "/static/inference-worker.js",
     "/app.zip",
     f"/models/{get_spec(DEFAULT_MODELS['wasm']).file}",
 )
