@@ -36,7 +36,7 @@ from app.core.options import Options
 from app.core.backends import PREFERENCES
 from app.core.spec import DEFAULT_MODELS, load_specs
 from app.engine import Engine
-from app.runtime.ort_web import WebSession
+from app.runtime.ort_web import WebSession, use_inference_worker
 
 
 def _to_js(value):
@@ -85,11 +85,14 @@ def _failure(exc: BaseException):
     return _to_js({"ok": False, "error": f"{type(exc).__name__}: {exc}", "kind": "internal"})
 
 
-async def prepare(model: str = "", backend: str = "auto", failed_before: str = ""):
+async def prepare(model: str = "", backend: str = "auto", failed_before: str = "", inference_worker: str = ""):
     """Download and open `model` ('' = default) on `backend` ("auto", "webgpu" or "wasm";
     `failed_before`: why WebGPU failed on this device before, as the page remembers it)
-    now, so the first photo does not wait. A different backend choice opens the model anew."""
+    now, so the first photo does not wait, in the inference worker the page started
+    (`inference_worker`, its name; it may have opened the model already). A different
+    backend choice opens the model anew."""
     try:
+        use_inference_worker(str(inference_worker or ""))
         wanted = {"preference": str(backend or "auto"), "failed_before": str(failed_before or "")}
         if wanted["preference"] not in PREFERENCES:
             raise InputError(f"Unknown back-end {wanted['preference']!r}.")

@@ -198,7 +198,7 @@ self.onmessage = (event) => {
   if (op !== "open") return;
   const reply = (message) => self.postMessage(message);
   openEarly(...args, (received, total) => reply({ id, progress: [received, total] })).then(
-    () => reply({ id, ok: true }),
+    (result) => reply({ id, ok: true, result }),
     (error) => reply({ id, ok: false, error: String(error?.message || error) }),
   );
 };

@@ -1,11 +1,11 @@
 // The model files: downloaded once, kept in Cache Storage by content hash, checked on
 // every read (a cached copy while the model opens: static/inference-worker.js).
 //
-// Both the page (which starts the download while Python boots, app/ui/main.py) and the
-// inference worker (static/inference-worker.js) ask for a model through
-// loadModel(). A Web Lock per file makes the second one wait for the first one's
-// download instead of starting its own, and a BroadcastChannel per file carries the
-// download's progress to whoever waits. A repeat visit reads the file from the cache.
+// The inference worker (static/inference-worker.js) asks for a model through readModel()
+// or loadModel(), opening it early when the page is sure which one (app/ui/main.py). A Web
+// Lock per file makes a second asker (another tab) wait for the first one's download
+// instead of starting its own, and a BroadcastChannel per file carries the download's
+// progress to whoever waits. A repeat visit reads the file from the cache.
 // Without Cache Storage (a page that is not a secure context) or with a full quota it
 // downloads as before: the cache only ever saves time.
 
@@ -161,21 +161,4 @@ export async function loadModel(path, expectedBytes, expectedSha256, onProgress)
   } catch {
     return (await readModel(path, expectedBytes, expectedSha256, onProgress)).bytes;
   }
-}
-
-// The page's early download (app/ui/main.py): loadModel without handing the bytes back,
-// so the page keeps no copy; errors are the worker's to report when it asks.
-// A file already in the cache is only looked up, not read (the worker reads and checks it).
-export async function prefetchModel(path, expectedBytes, expectedSha256, onProgress) {
-  const url = new URL(path, siteRoot).href;
-  const cache = await openCache();
-  if (cache && (await cache.match(cacheKey(url, expectedSha256)))) {
-    onProgress(expectedBytes, expectedBytes);
-    return;
-  }
-  const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => null);
-  if (estimate && estimate.quota - estimate.usage < expectedBytes * 1.1) {
-    return; // it could not be kept for the worker, which would download it again
-  }
-  await loadModel(path, expectedBytes, expectedSha256, onProgress);
 }

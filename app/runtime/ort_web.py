@@ -5,6 +5,7 @@ Imports: NumPy, `js`, `pyodide.ffi`, `pyscript.js_modules`, `app.core.spec`,
 `app.core.backends`, `app.core.errors`.
 Runs only inside the Pyodide worker.
 
+    >>> use_inference_worker(name)                 # the page's inference worker, if any
     >>> session = await WebSession.load(spec, on_bytes, on_stage, "auto", failed_before="")
     >>> output = await session(tensor)           # (1, 1, 1024, 1024) float32 (as the input's side)
 """
@@ -84,6 +85,12 @@ class WebSession:
         output = np.empty(height * width, dtype=np.float32)
         js_output.assign_to(output)                         # one copy out
         return output.reshape(1, 1, height, width)
+
+
+def use_inference_worker(name: str) -> None:
+    """Run the sessions in the inference worker the page started (`name`; the first name
+    given counts) instead of one the bridge would start itself."""
+    ort_bridge.useInferenceWorker(name)
 
 
 async def _support() -> Support:

@@ -33,9 +33,10 @@ class WorkerClient:
             await (worker.report_to(name) if kind == "progress" else worker.send_first_looks_to(name))
         return cls(worker, listeners)
 
-    async def prepare(self, model, backend, failed_before):
-        """Download and open the model now (the reply names what really runs)."""
-        return await self.worker.prepare(model, backend, failed_before)
+    async def prepare(self, model, backend, failed_before, inference_worker=""):
+        """Download and open the model now (the reply names what really runs), in the
+        inference worker the page started (its name; '' if none)."""
+        return await self.worker.prepare(model, backend, failed_before, inference_worker)
 
     async def cutout(self, job_id, data, model, options_json, downscale=False, first_look=False):
         return await self.worker.cutout(job_id, data, model, options_json, downscale, first_look)

@@ -73,6 +73,8 @@ class Page:
         self.early_bytes = None    # (received, total) of the model downloading while it starts
         self.engine_key = ""       # "model/backend" of the session the worker has open
         self.inference_seconds = self.stored_inference_seconds()   # by engine_key, this device
+        self.inference = None      # the inference worker (a JS Worker) this page started
+        self.inference_name = ""   # its name: the channel the worker's bridge calls it on
         self._proxies = []
 
     # -- wiring --------------------------------------------------------------
@@ -113,7 +115,8 @@ class Page:
         self.keep_profile.checked = window.localStorage.getItem(PROFILE_KEY) != "0"
         self.restore_model_choice()
         self.say_boot()
-        asyncio.create_task(self.download_early())
+        self.start_inference()
+        asyncio.create_task(self.open_early())
         self.drop_zone.classList.remove("booting")
         if self.file_input.files and self.file_input.files.length:
             self.on_pick(None)          # chosen before these handlers existed: never lost
@@ -515,18 +518,29 @@ class Page:
             self.take_files([self.files[self.shown]])
 
     # -- start-up ------------------------------------------------------------
-    async def download_early(self):
-        """Start downloading the model while Python starts in the worker, when it is sure
-        which file the worker will want (app/ui/prefetch.py): the worker then takes it from
-        the cache or waits for this download (static/model-store.js). Any failure here is
-        left for the worker to meet and explain."""
+    def start_inference(self):
+        """Start the inference worker (static/inference-worker.js) now, so ONNX Runtime
+        loads while Python starts in the other worker; `open_early` may have it open the
+        model at once. The worker's bridge is told its name (`prepare`); without one it
+        starts its own."""
         try:
-            if not window.caches:
-                return                  # no Cache Storage here: the worker could not reuse it
-            base = window.location.href
-            modules = await js_import(window.URL.new("static/webgpu-support.js", base).href,
-                                      window.URL.new("static/model-store.js", base).href)
-            store = modules[1]
+            name = "cutout-inference-{}".format(window.Math.random())
+            options = window.JSON.parse(json.dumps({"type": "module", "name": name}))
+            url = window.URL.new("static/inference-worker.js", window.location.href).href
+            self.inference = window.Worker.new(url, options)
+            self.inference_name = name
+        except Exception as exc:
+            window.console.warn("inference worker: {}".format(exc))
+
+    async def open_early(self):
+        """Have the inference worker download (or read from this device) and open the model
+        while Python starts, when the page is sure which file the worker will want
+        (app/ui/prefetch.py): the worker's first request for it then takes that session over.
+        Any failure here is left for the worker to meet and explain."""
+        try:
+            if self.inference is None:
+                return
+            modules = await js_import(window.URL.new("static/webgpu-support.js", window.location.href).href)
             support = await modules[0].webgpuSupport()
             with open("models/manifest.json") as f:
                 manifest = json.load(f)
@@ -536,11 +550,20 @@ class Page:
                                             self.backend_select.value or "auto", bool(support.available))
             if entry is None:
                 return
-            progress = create_proxy(self.on_early_bytes)
-            self._proxies.append(progress)
-            await store.prefetchModel("models/" + entry["file"], entry["bytes"], entry["sha256"], progress)
+            self.listen(self.inference, "message", self.on_early_open)
+            request = {"id": "early", "op": "open",
+                       "args": ["models/" + entry["file"], entry["bytes"], entry["sha256"], "wasm"]}
+            self.inference.postMessage(window.JSON.parse(json.dumps(request)))
         except Exception as exc:
             window.console.warn("early model download: {}".format(exc))
+
+    def on_early_open(self, event):
+        """The early open's download progress (its outcome is the worker's to report)."""
+        try:
+            received, total = event.data.progress
+        except (AttributeError, TypeError):
+            return                      # {ok, error}: the worker's own request will say
+        self.on_early_bytes(received, total)
 
     async def boot(self):
         """Wait for the worker, have it push its progress here, then fetch the model at once."""
@@ -557,7 +580,8 @@ class Page:
         self.loading_model = True
         try:
             failed_before = window.localStorage.getItem(WEBGPU_FAILED_KEY) or ""
-            info = await self.client.prepare(self.model(), self.backend_select.value or "auto", failed_before)
+            info = await self.client.prepare(self.model(), self.backend_select.value or "auto", failed_before,
+                                             self.inference_name)
         finally:
             self.loading_model = False
         if not info.ok:

@@ -1,9 +1,10 @@
-"""Which model file the page downloads while Python starts in the worker, if any.
+"""Which model file the page has the inference worker open while Python starts, if any.
 
 The worker decides which model runs and where (app/core/backends.py, after a WebGPU check);
-the page may only start a download the worker will certainly want: a model that WebGPU
-cannot run here. The worker then takes it from the cache, or waits for the download to end
-(static/model-store.js), so nothing is downloaded twice.
+the page may only ask early for a model the worker will certainly want on WebAssembly: one
+that WebGPU cannot run here. The inference worker downloads it (or reads it from this
+device) and opens it; the worker's own request for it takes that session over
+(static/inference-worker.js), so nothing is downloaded or opened twice.
 
 Pure functions; MicroPython- and CPython-compatible (tested under CPython). Imports: nothing.
 """

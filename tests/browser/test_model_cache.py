@@ -4,6 +4,7 @@ storage quota costs the cache, never the model. Each test opens its own fresh pr
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -53,10 +54,9 @@ navigator.storage.estimate = async () => ({ quota: 1000000, usage: 990000 });
 def test_a_full_storage_quota_costs_the_cache_not_the_model(browser, server_url):
     """static/model-store.js in a page whose storage is full (every Cache.put refused, as
     Chromium does when the quota is reached): the model still arrives whole each time it
-    is asked for (downloaded again, as nothing could be kept), and the early download is
-    skipped (the worker could not take it over). Chromium gives no way to shrink a quota
-    for a test context, and the refusal cannot be injected into the page's worker, so the
-    store is driven here directly, as the page and the worker call it."""
+    is asked for (downloaded again, as nothing could be kept). Chromium gives no way to
+    shrink a quota for a test context, and the refusal cannot be injected into the
+    inference worker, so the store is driven here directly, as that worker calls it."""
     spec = get_spec(DEFAULT_MODELS["wasm"])
     context = browser.new_context()
     try:
@@ -68,7 +68,6 @@ def test_a_full_storage_quota_costs_the_cache_not_the_model(browser, server_url)
         sizes = page.evaluate("""async ([path, bytes, sha256]) => {
             const store = await import("./static/model-store.js");
             const first = await store.loadModel(path, bytes, sha256, () => {});
-            await store.prefetchModel(path, bytes, sha256, () => {});
             const second = await store.loadModel(path, bytes, sha256, () => {});
             return [first.length, second.length];
         }""", [f"models/{spec.file}", spec.bytes, spec.sha256])
@@ -101,3 +100,50 @@ def test_a_damaged_copy_on_this_device_is_found_and_downloaded_again(open_app, t
     assert model_downloads(app) == 2, "the damaged copy was used, not downloaded again"
     path = photos.save(tmp_path / "cat.png", "cat")
     assert_same_cutout(app.cutout(path, tmp_path / "download.png"), native_cutout(path, tmp_path))
+
+
+OPEN_EARLY_THEN_ASK = """async ([early, asked, side]) => {
+    // As the page does: start the inference worker and have it open a model at once...
+    const name = "cutout-inference-test-" + Math.random();
+    const worker = new Worker("static/inference-worker.js", {type: "module", name});
+    const opened = await new Promise((resolve) => {
+        worker.onmessage = ({data}) => { if (data.ok !== undefined) resolve(data); };
+        worker.postMessage({id: "early", op: "open", args: [...early, "wasm"]});
+    });
+    // ...then, as the Pyodide worker does, reach it by name and ask for a model.
+    const bridge = await import(new URL("static/ort-bridge.js", location.href).href);
+    bridge.useInferenceWorker(name);
+    const handle = await bridge.openModel(...asked, () => {}, "wasm");
+    const input = new Float32Array(3 * side * side).fill(0.25);
+    const ran = async (session) => bridge.run(session, "input", "output", input, [1, 3, side, side])
+        .then(() => "ran", (error) => error.message);
+    return {early: opened.result.session, asked: handle.session, earlyRuns: await ran(opened.result),
+            askedRuns: await ran(handle)};
+}"""
+
+
+def probe_file(site, name):
+    data = (site / "models" / "probe" / name).read_bytes()
+    return [f"models/probe/{name}", len(data), hashlib.sha256(data).hexdigest()]
+
+
+def test_the_model_opened_early_is_taken_over_and_another_one_frees_it(browser, server_url, site):
+    """The inference worker opens the page's early model while Python starts: asked for the
+    same file, the worker's bridge gets that very session (not a second one); asked for
+    another file, it gets a new session and the early one, which nobody will use, is closed."""
+    side = round(((site / "models" / "probe" / "probe-input.bin").stat().st_size / 4 / 3) ** 0.5)
+    model = probe_file(site, "probe-float32.onnx")
+    spec = get_spec(DEFAULT_MODELS["wasm"])
+    context = browser.new_context()
+    try:
+        results = []
+        for asked in (model, [f"models/{spec.file}", spec.bytes, spec.sha256]):
+            page = context.new_page()       # a page of its own: its own bridge
+            page.goto(server_url + "licenses.txt")
+            results.append(page.evaluate(OPEN_EARLY_THEN_ASK, [model, asked, side]))
+        same, other = results
+    finally:
+        context.close()
+    assert same == {"early": same["asked"], "asked": same["asked"], "earlyRuns": "ran", "askedRuns": "ran"}, same
+    assert other["asked"] != other["early"], other
+    assert other["earlyRuns"] == "the model was closed", other
