@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -249,6 +250,33 @@ def test_half_written_files_left_by_a_killed_run_are_cleared(fake_session, tmp_p
     leftover.write_bytes(b"half")
     assert cli.main([str(photo), "--out", str(out)]) == 0
     assert files_under(out) == ["a-cutout.png", "cutout-report.csv"]
+
+
+def test_a_local_worker_keeps_quiet_about_its_closing_scheduler_and_only_that(monkeypatch, caplog):
+    """Ctrl+C closes the command's scheduler while a worker's heartbeat may be on its way:
+    Dask's worker then logs a traceback, which the user must not see (it once failed the
+    cluster test). Any other error of the worker still shows."""
+    import logging
+    import signal
+
+    from distributed import worker as dask_worker
+
+    from app.cli import worker_setup
+
+    assert worker_setup.SCHEDULER_GONE in inspect.getsource(dask_worker.Worker.heartbeat)   # still Dask's words
+    monkeypatch.setattr(signal, "signal", lambda *args: None)    # this process keeps its Ctrl+C
+    logger = logging.getLogger(dask_worker.__name__)
+    worker_setup.dask_setup(None)
+    try:
+        with caplog.at_level(logging.ERROR, logger=logger.name):
+            try:
+                raise OSError("Stream is closed")
+            except OSError:
+                logger.exception(worker_setup.SCHEDULER_GONE + ".")
+                logger.exception("Compute Failed")
+    finally:
+        logger.removeFilter(worker_setup.scheduler_gone)
+    assert [record.getMessage() for record in caplog.records] == ["Compute Failed"]
 
 
 def test_write_atomic_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
