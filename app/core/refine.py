@@ -17,7 +17,8 @@ edge, so a 24 MP photo costs little more memory than two copies of its RGBA resu
     foreground   blur-fusion estimates of foreground/background colour
     guide        after shift_edge/feather only: guided-filter coefficients of the
                  moved edge
-    compose      the bilinear upscale of the matte, then per-pixel work only where
+    compose      a strip of rows at a time, straight into the one full-size RGBA
+                 array: the bilinear upscale of the matte, then per-pixel work only where
                  it is strictly between 0 and 1 (flat indices, in chunks): alpha
                  = a.I + b from bilinear samples of the guided-filter coefficients,
                  F = F^ + alpha (I - alpha F^ - (1 - alpha) B^); elsewhere alpha is
@@ -221,49 +222,58 @@ def _finish(pixels: np.ndarray, ceiling: np.ndarray | None) -> Image.Image:
 def _compose(image: Image.Image, alpha: np.ndarray, coefficients, estimates) -> np.ndarray:
     """Full-resolution RGBA, an (H, W, 4) uint8 array: the bilinear upscale of `alpha`
     with the photo's RGB, then per-pixel work only where that alpha is strictly between
-    0 and 1."""
+    0 and 1. Made a strip of rows at a time, straight into the one full-size array: no
+    full-size RGBA image or byte copy besides it."""
     width, height = image.size
     small = Image.fromarray(to_alpha8(alpha), mode="L")
     big = small if small.size == image.size else small.resize(image.size, Image.Resampling.BILINEAR)
-    rgba = image.convert("RGBA")
-    rgba.putalpha(big)
-    if coefficients is None and estimates is None:
-        return np.array(rgba)
-    level = np.asarray(big)
-    edge = np.flatnonzero((level - np.uint8(1)) < np.uint8(254))       # 0 < alpha < 255
-    del level, big
-    out = np.array(rgba)
-    del rgba
+    out = np.empty((height, width, 4), dtype=np.uint8)
     flat = out.reshape(-1).view(np.uint32)                               # little-endian RGBA
-    work_shape = alpha.shape
-    same = work_shape == (height, width)
-    for start in range(0, len(edge), CHUNK):
-        index = edge[start:start + CHUNK]
-        if same:
-            sample = lambda plane: plane.reshape(-1)[index]
-        else:
-            rows, cols = np.divmod(index, width)
-            sample = Sampler(rows, cols, work_shape, height / work_shape[0], width / work_shape[1])
-        pixels = flat[index]
-        channels = pixels.view(np.uint8).reshape(-1, 4)
-        photo = [channels[:, c].astype(F32) * F32(1 / 255) for c in range(3)]
-        if coefficients is not None:
-            a, b = coefficients
-            value = sample(b)
-            for c in range(3):
-                value += sample(a[c]) * photo[c]
-            value = np.clip(value, 0, 1, out=value)
-        else:
-            value = channels[:, 3].astype(F32) * F32(1 / 255)
-        packed = to_alpha8(value).astype(np.uint32) << np.uint32(24)
-        if estimates is not None:
-            fore, back = estimates
-            beta = 1 - value
-            for c in range(3):
-                fore_hat = sample(fore[c])
-                colour = fore_hat + value * (photo[c] - value * fore_hat - beta * sample(back[c]))
-                packed |= to_alpha8(colour).astype(np.uint32) << np.uint32(8 * c)
-        else:
-            packed |= pixels & np.uint32(0xFFFFFF)
-        flat[index] = packed
+    refined = coefficients is not None or estimates is not None
+    rows = max(1, CHUNK // width)
+    for top in range(0, height, rows):
+        box = (0, top, width, min(height, top + rows))
+        strip = image.crop(box).convert("RGBA")
+        level = big.crop(box)
+        strip.putalpha(level)
+        out[box[1]:box[3]] = np.frombuffer(strip.tobytes(), dtype=np.uint8).reshape(-1, width, 4)
+        if refined:
+            level = np.frombuffer(level.tobytes(), dtype=np.uint8)
+            edge = np.flatnonzero((level - np.uint8(1)) < np.uint8(254)) + top * width   # 0 < alpha < 255
+            for start in range(0, len(edge), CHUNK):
+                _refine_pixels(flat, edge[start:start + CHUNK], width, height, alpha.shape, coefficients, estimates)
     return out
+
+
+def _refine_pixels(flat: np.ndarray, index: np.ndarray, width: int, height: int, work_shape: tuple[int, int],
+                   coefficients, estimates) -> None:
+    """In place on `flat`, the full-resolution RGBA as 32-bit words: the pixels at flat
+    `index` get alpha = a.I + b from the guided-filter coefficients (or keep theirs) and,
+    with colour estimates, the decontaminated foreground colour."""
+    if work_shape == (height, width):
+        sample = lambda plane: plane.reshape(-1)[index]
+    else:
+        rows, cols = np.divmod(index, width)
+        sample = Sampler(rows, cols, work_shape, height / work_shape[0], width / work_shape[1])
+    pixels = flat[index]
+    channels = pixels.view(np.uint8).reshape(-1, 4)
+    photo = [channels[:, c].astype(F32) * F32(1 / 255) for c in range(3)]
+    if coefficients is not None:
+        a, b = coefficients
+        value = sample(b)
+        for c in range(3):
+            value += sample(a[c]) * photo[c]
+        value = np.clip(value, 0, 1, out=value)
+    else:
+        value = channels[:, 3].astype(F32) * F32(1 / 255)
+    packed = to_alpha8(value).astype(np.uint32) << np.uint32(24)
+    if estimates is not None:
+        fore, back = estimates
+        beta = 1 - value
+        for c in range(3):
+            fore_hat = sample(fore[c])
+            colour = fore_hat + value * (photo[c] - value * fore_hat - beta * sample(back[c]))
+            packed |= to_alpha8(colour).astype(np.uint32) << np.uint32(8 * c)
+    else:
+        packed |= pixels & np.uint32(0xFFFFFF)
+    flat[index] = packed
