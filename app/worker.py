@@ -49,6 +49,23 @@ def _typed_array(data: bytes, kind=js.Uint8Array):
     return array
 
 
+# Bytes of an image copied to JavaScript at a time (`_pixels`).
+PIXEL_STRIP = 1 << 22
+
+
+def _pixels(image):
+    """A new Uint8ClampedArray of `image`'s pixels, filled a strip of rows at a time: a
+    full-resolution cutout never has a second full-size copy in Python's memory, whose
+    high-water mark the tab keeps."""
+    row = image.width * len(image.getbands())
+    array = js.Uint8ClampedArray.new(row * image.height)
+    rows = max(1, PIXEL_STRIP // row)
+    for top in range(0, image.height, rows):
+        bottom = min(image.height, top + rows)
+        array.subarray(top * row, bottom * row).assign(image.crop((0, top, image.width, bottom)).tobytes())
+    return array
+
+
 # Where the page wants inference to run (app.core.backends.PREFERENCES), and why WebGPU
 # failed on this device before ('' if it never did): set by `prepare`.
 BACKEND = {"preference": "auto", "failed_before": ""}
@@ -210,7 +227,7 @@ def show(job, data, options_json="", downscale=False, edits_json=""):
 
 def _result(job, session, result):
     started = time.perf_counter()
-    pixels = _typed_array(result.image.tobytes(), js.Uint8ClampedArray)
+    pixels = _pixels(result.image)
     result.timings["transfer"] = time.perf_counter() - started
     return _to_js(
         {
