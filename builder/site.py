@@ -19,7 +19,7 @@ from pathlib import Path
 
 from builder.files import BuildError, copy_file, link_or_copy, log, read_json, sha256_file_listed, write_atomic
 from builder.licenses import write_licenses
-from builder import venvs
+from builder import bytecode, venvs
 from builder.models import make_probe, obtain_models, prepare_models, prepared_files
 from builder.npm import ensure_node_modules
 from builder.paths import BUILD_VENV, ROOT
@@ -83,15 +83,22 @@ def copy_pages(root: Path, site: Path) -> None:
                 copy_file(path, site / path.relative_to(root))
 
 
-def copy_vendor(node_modules: Path, site: Path, wheels: list[Path]) -> None:
+def copy_vendor(node_modules: Path, site: Path, wheels: list[Path], compiled: dict[Path, Path]) -> None:
+    """The runtimes under site/vendor; the standard library and the wheels as `compiled`
+    (builder/bytecode.py), with a pyodide-lock.json that has the wheels' new hashes."""
     vendor = site / "vendor"
     pyscript = node_modules / "@pyscript" / "core" / "dist"
     for path in sorted(pyscript.rglob("*")):
         if path.is_file() and path.suffix != ".map":
             link_or_copy(path, vendor / "pyscript" / path.relative_to(pyscript))
-    copy_named(node_modules / "pyodide", PYODIDE_FILES, vendor / "pyodide")
+    pyodide = node_modules / "pyodide"
+    rewritten = {bytecode.STDLIB, bytecode.LOCK}
+    copy_named(pyodide, [name for name in PYODIDE_FILES if name not in rewritten], vendor / "pyodide")
+    link_or_copy(compiled[pyodide / bytecode.STDLIB], vendor / "pyodide" / bytecode.STDLIB)
     for wheel in wheels:  # Pyodide loads packages relative to pyodide-lock.json
-        link_or_copy(wheel, vendor / "pyodide" / wheel.name)
+        link_or_copy(compiled[wheel], vendor / "pyodide" / wheel.name)
+    bytecode.write_lock(pyodide / bytecode.LOCK, {wheel.name: compiled[wheel] for wheel in wheels},
+                        vendor / "pyodide" / bytecode.LOCK)
     mpy = node_modules / "@micropython" / "micropython-webassembly-pyscript"
     copy_named(mpy, MICROPYTHON_FILES, vendor / "micropython")
     ort = node_modules / "onnxruntime-web" / "dist"
@@ -175,11 +182,16 @@ def _build(root: Path, use_cdn: bool) -> Path:
     site.mkdir(parents=True)
     copy_pages(root, site)
     build_app(root, site)
+    pyodide = node_modules / "pyodide"
+    compiled = bytecode.compiled(pyodide, {site / "app.zip": False, pyodide / bytecode.STDLIB: True,
+                                           **{wheel: False for wheel in wheels}}, root / ".cache" / "bytecode")
+    (site / "app.zip").unlink()
+    link_or_copy(compiled[site / "app.zip"], site / "app.zip")
     for model in models:
         link_or_copy(model, site / "models" / model.name)
     for path in sorted(probe.iterdir()):
         link_or_copy(path, site / "models" / "probe" / path.name)
-    copy_vendor(node_modules, site, wheels)
+    copy_vendor(node_modules, site, wheels, compiled)
     write_licenses(site / "licenses.txt", node_modules, wheels)
     write_webapp(root, site, icons, [m for model in manifest.values() for m in prepared_files(model)])
     write_build_info(site, manifest)
