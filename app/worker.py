@@ -141,6 +141,17 @@ def _options(options_json) -> Options:
         raise InputError(f"Invalid edge settings: {exc}") from None
 
 
+async def warm_up(model: str = ""):
+    """Run every stage once on a small made-up photo (`Engine.warm_up`), which the page asks
+    for while it waits for the user: the first photo then costs what the next ones do.
+    A photo asked for meanwhile stops it. Returns `{ok, warmed}`."""
+    try:
+        warmed = await ENGINE.warm_up(str(model))
+    except Exception as exc:
+        return _failure(exc)
+    return _to_js({"ok": True, "warmed": warmed})
+
+
 async def cutout(job, data, model: str = "", options_json: str = "", downscale=False, first_look=False):
     """Cut out the photo in `data` (ArrayBuffer or Uint8Array) with the edge
     settings in `options_json` (`Options` fields; '' = defaults); `downscale`: the
@@ -374,5 +385,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "send_first_looks_to", "prepare", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
+__export__ = ["report_to", "send_first_looks_to", "prepare", "warm_up", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
               "cancel", "forget"]

@@ -38,6 +38,11 @@ class WorkerClient:
         inference worker the page started (its name; '' if none)."""
         return await self.worker.prepare(model, backend, failed_before, inference_worker)
 
+    async def warm_up(self, model):
+        """Have the worker run every stage once on a made-up photo while nothing waits (a
+        photo asked for meanwhile stops it)."""
+        return await self.worker.warm_up(model)
+
     async def cutout(self, job_id, data, model, options_json, downscale=False, first_look=False):
         return await self.worker.cutout(job_id, data, model, options_json, downscale, first_look)
 

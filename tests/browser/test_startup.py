@@ -1,5 +1,5 @@
-"""Opening the page: progress while it starts, a photo given before the model is
-ready, the model named in the address, and a model download that fails.
+"""Opening the page: progress while it starts, the unseen warm-up, a photo given before
+the model is ready, the model named in the address, and a model download that fails.
 Each test opens the app in its own fresh browser profile.
 """
 from __future__ import annotations
@@ -47,6 +47,23 @@ def test_boot_shows_real_progress_then_names_the_engine(open_app):
     assert app.engine == (f"{label} · WebAssembly, {threads} thread{'s' if threads > 1 else ''}. "
                           "Not on WebGPU: WebGPU found no usable graphics adapter."), app.engine
     assert app.status.startswith("Ready."), app.status
+
+
+def test_while_the_user_chooses_the_page_warms_up_unseen_and_the_first_cutout_is_unchanged(open_app, tmp_path):
+    """Once ready and idle, the worker runs every stage once on a made-up photo: the page
+    shows nothing of it (the status still says ready, no result, no download, no busy
+    state, nothing fetched), and the first real photo's cutout is the command line's."""
+    app = open_app()
+    app.wait_ready()
+    requests = []
+    app.page.on("request", lambda request: requests.append(request.url))
+    app.page.wait_for_function("() => document.documentElement.dataset.warmedUp === 'yes'", timeout=60_000)
+    assert app.status.startswith("Ready."), app.status
+    assert app.details == "" and not app.busy and not app.download_link.is_visible()
+    assert requests == []
+    path = photos.save(tmp_path / "coffee.png", "coffee")
+    cutout = app.cutout(path, tmp_path / "download.png")
+    assert_same_cutout(cutout, native_cutout(path, tmp_path))
 
 
 def test_a_photo_picked_before_the_model_is_ready_is_cut_out(open_app, tmp_path):

@@ -37,6 +37,7 @@ class FakeSession:
     def __init__(self, spec):
         self.spec = spec
         self.runs = 0
+        self.sides: list[int] = []          # the input's side, run by run
         self.released = False
         self.gate: asyncio.Event | None = None
         self.on_run = None
@@ -44,6 +45,7 @@ class FakeSession:
     async def __call__(self, tensor):
         assert not self.released, "inference on a released session"
         self.runs += 1
+        self.sides.append(tensor.shape[-1])
         if self.on_run is not None:
             self.on_run()
         if self.gate is not None:
@@ -552,3 +554,52 @@ def test_a_job_cancelled_by_the_time_its_first_look_is_ready_never_shows_it_or_r
 
     run(scenario())
     assert looks == [] and loader.sessions[0].runs == 1 and 1 not in engine.results
+
+
+# -- warm-up -------------------------------------------------------------------
+def test_the_warm_up_runs_the_model_at_the_first_looks_size_only_and_leaves_nothing():
+    engine, loader = make_engine()
+    pushed = []
+    engine.on_progress = pushed.append
+    run(engine.session_for(""))
+    pushed.clear()
+    assert run(engine.warm_up()) is True
+    assert loader.sessions[0].sides == [pipeline.FIRST_LOOK_INPUT] and loader.loads == [DEFAULT]
+    assert pushed == [] and engine.results == {} and engine.masks == {} and not engine.warming
+
+
+def test_a_photo_chosen_during_the_warm_up_stops_it_and_runs_at_once():
+    """The warm-up holds its model run at the gate; a photo asked for meanwhile makes it
+    give way at its next stage: one model run for the warm-up, the photo's own after it."""
+    engine, loader = make_engine()
+
+    async def scenario():
+        await engine.session_for("")
+        session = loader.sessions[0]
+        session.gate = asyncio.Event()
+        warming = asyncio.ensure_future(engine.warm_up())
+        await asyncio.sleep(0.01)
+        assert session.runs == 1                      # the warm-up's first look, held
+        photo_run = asyncio.ensure_future(cut(engine, 1, 40))
+        await asyncio.sleep(0.01)
+        session.gate.set()
+        return await warming, await photo_run, session.runs
+
+    warmed, result, runs = run(scenario())
+    assert warmed is False and width_of(result) == 40
+    assert runs == 2                                  # the warm-up's one, then the photo's
+    assert list(engine.results) == [1]
+
+
+def test_a_warm_up_asked_for_after_a_photo_waits_its_turn_and_runs_after_it():
+    engine, loader = make_engine()
+
+    async def scenario():
+        first, running = await start_a_gated_photo(engine, loader)
+        warming = asyncio.ensure_future(engine.warm_up())
+        await asyncio.sleep(0.01)
+        first.gate.set()
+        return await running, await warming
+
+    result, warmed = run(scenario())
+    assert width_of(result) == 40 and warmed is True
