@@ -365,7 +365,7 @@ def send_first_looks_to(channel_name):
 
     def post(job, image):
         channel.postMessage(_to_js({"job": int(job), "width": image.width, "height": image.height,
-                                    "rgba": _typed_array(image.tobytes(), js.Uint8ClampedArray)}))
+                                    "rgba": _pixels(image)}))
 
     ENGINE.on_first_look = post
     return _to_js({"ok": True})

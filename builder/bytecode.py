@@ -37,16 +37,17 @@ def _job(archive: Path, sourceless: bool) -> dict:
     return {"sourceless": sourceless, "prefix": STDLIB_MOUNT if archive.name == STDLIB else ""}
 
 
-def _key(archive: Path, sourceless: bool) -> str:
-    parts = [PYODIDE_VERSION, sha256_file(archive), hashlib.sha256(COMPILER.read_bytes()).hexdigest(),
-             json.dumps(_job(archive, sourceless), sort_keys=True)]
+def _key(archive: Path, sourceless: bool, compiler: str) -> str:
+    """The cache folder of `archive` compiled by the compiler whose sha256 is `compiler`."""
+    parts = [PYODIDE_VERSION, sha256_file(archive), compiler, json.dumps(_job(archive, sourceless), sort_keys=True)]
     return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:32]
 
 
 def compiled(pyodide_dir: Path, archives: dict[Path, bool], cache: Path) -> dict[Path, Path]:
     """Each archive (-> sourceless?) with its bytecode: archive -> the compiled copy in
     `cache` (named as the archive), made in one Node run for those not there yet."""
-    targets = {archive: cache / _key(archive, sourceless) / archive.name
+    compiler = hashlib.sha256(COMPILER.read_bytes()).hexdigest()
+    targets = {archive: cache / _key(archive, sourceless, compiler) / archive.name
                for archive, sourceless in archives.items()}
     missing = [archive for archive, target in targets.items() if not target.is_file()]
     if missing:

@@ -158,11 +158,18 @@ async def first_look(image: Image.Image, infer: Infer, spec: ModelSpec) -> Image
 WARM_UP_SIZE = (480, 360)
 
 
+def _soft_disc(height: int, width: int, softness: float) -> np.ndarray:
+    """(height, width) float32: 1 inside a centred disc a third of the height across in
+    radius, falling to 0 over `softness` pixels."""
+    y, x = np.mgrid[:height, :width].astype(np.float32)
+    return np.clip((height / 3 - np.hypot(x - width / 2, y - height / 2)) / softness, 0, 1)
+
+
 def warm_up_photo() -> bytes:
     """A small JPEG of a soft-edged disc on a gradient, made here (nothing is fetched)."""
     width, height = WARM_UP_SIZE
     y, x = np.mgrid[:height, :width].astype(np.float32)
-    disc = np.clip(height / 3 - np.hypot(x - width / 2, y - height / 2), 0, 1)[..., None]
+    disc = _soft_disc(height, width, 1)[..., None]
     background = np.stack([x / width, y / height, np.full_like(x, 0.5)], axis=-1)
     pixels = (255 * (disc * np.float32([0.9, 0.4, 0.2]) + (1 - disc) * background)).astype(np.uint8)
     buffer = io.BytesIO()
@@ -177,9 +184,7 @@ async def warm_up(infer: Infer, spec: ModelSpec, on_stage: OnStage | None = None
     (a tenth of the full run); the full-size stages get a made-up mask, the disc. `on_stage`
     may raise (errors.Cancelled) to stop it between stages."""
     photo = warm_up_photo()
-    side = spec.input_size
-    y, x = np.mgrid[:side, :side].astype(np.float32)
-    disc = np.clip((side / 3 - np.hypot(x - side / 2, y - side / 2)) / 4, 0, 1)[None, None]
+    disc = _soft_disc(spec.input_size, spec.input_size, 4)[None, None]
 
     async def first_look_only(tensor: np.ndarray) -> np.ndarray:
         return await infer(tensor) if tensor.shape[-1] == FIRST_LOOK_INPUT else disc
