@@ -1,6 +1,6 @@
 """Colour fringe on new backgrounds, without ground truth.
 
-    python bench/composite.py [DIR] [--model-dir dist/models] [--model isnet-fp16 | --model-file PATH]
+    python bench/composite.py [DIR] [--model-dir dist/models] [--model isnet-fp16[@SIDE] | --model-file PATH]
                               [--save OUT]
                               [--set shift_edge=-1 --set decontaminate=false ...]
 
@@ -25,11 +25,10 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, file_spec, load_pairs, parse_options  # noqa: E402
+from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, file_spec, load_pairs, model_spec, parse_options  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
 from app.core.matting import local_colour  # noqa: E402
-from app.core.spec import get_spec  # noqa: E402
 
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 255, 0), "magenta": (255, 0, 255)}
 
@@ -69,7 +68,7 @@ def main(argv=None) -> int:
     if args.model_file is not None:
         cache = MaskCache(file_spec(args.model_file), args.model_file.parent)
     else:
-        cache = MaskCache(get_spec(args.model), args.model_dir)
+        cache = MaskCache(model_spec(args.model), args.model_dir)
     print(f"## colour fringe in the edge band (mean distance off the subject-to-background "
           f"segment, 0-255), {cache.spec.name}: raw -> ours {options}")
     print(f"{'pair':<24}" + "".join(f"{name:>18}" for name in BACKGROUNDS))

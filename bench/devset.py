@@ -86,7 +86,8 @@ class MaskCache:
         self._session = None
 
     def _path(self, *content: bytes) -> Path:
-        digest = hashlib.sha256(self.spec.sha256.encode())
+        key = self.spec.sha256 + ("@%d" % self.spec.input_size if "@" in self.spec.name else "")
+        digest = hashlib.sha256(key.encode())
         for part in content:
             digest.update(part)
         return self.dir / f"{digest.hexdigest()[:20]}.npy"
@@ -113,6 +114,23 @@ class MaskCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         np.save(path, output)
         return output
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The manifest model `name`, or `name@SIDE`: that model run on a SIDE x SIDE input
+    instead of its own size (it must run there: `ModelSpec.runs_at`), its masks cached
+    apart."""
+    from dataclasses import replace
+
+    from app.core.spec import get_spec
+
+    base, _, side = name.partition("@")
+    spec = get_spec(base)
+    if not side:
+        return spec
+    if not spec.runs_at(int(side)):
+        raise SystemExit(f"{base} does not run on a {side} x {side} input")
+    return replace(spec, name=name, input_size=int(side))
 
 
 def file_spec(path: Path | str, like: str = "isnet-fp16") -> ModelSpec:

@@ -5,7 +5,9 @@
                             [--scales devset,12mp] [--set feather=1 --set decontaminate=false ...]
                             [--save OUT] [--allow-unchecked] [--timing-only | --no-timing]
 
---model-file adds a model that is not in the manifest (e.g. the static int8 model that
+--models takes manifest names, or `name@SIDE` for that model run on a SIDE x SIDE
+input instead of its own size (`devset.model_spec`; e.g. isnet-int8@832). --model-file
+adds a model that is not in the manifest (e.g. the static int8 model that
 builder/quantize_model.py makes), with isnet-fp16's input and normalisation; it is named
 after its file. DIR has the layout of `../shared/devset` (`<category>/<name>.jpg` + `<name>.gt.png`,
 `manifest.json` giving each pair's `gt_type`). For each scale and model it prints, per
@@ -50,12 +52,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import photoscale  # noqa: E402
-from devset import (DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, Pair, file_spec, load_pairs,  # noqa: E402
+from devset import (DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, Pair, file_spec, load_pairs, model_spec,  # noqa: E402
                     parse_options)
 from metrics import MATTE_KEYS, SOD_KEYS, SodScores, gradient_magnitude, matte_errors, plain_mae, sod_image  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
-from app.core.spec import get_spec  # noqa: E402
 
 MODELS = ("isnet-fp16", "isnet-int8")
 TARGET_CATEGORIES = ("hair_soft", "fur_soft")
@@ -285,7 +286,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"no <name>.jpg + <name>.gt.png pairs under {args.dir}")
     print(f"{len(pairs)} pairs from {args.dir} ({sum(p.gt_type == 'alpha' for p in pairs)} with soft-alpha "
           f"ground truth); scales: {', '.join(name for name, _ in scales)}; options: {options}")
-    caches = [MaskCache(get_spec(name), args.model_dir) for name in args.models.split(",") if name]
+    caches = [MaskCache(model_spec(name), args.model_dir) for name in args.models.split(",") if name]
     caches += [MaskCache(file_spec(path), path.parent) for path in args.model_file]
     if not caches:
         raise SystemExit("no model: give --models and/or --model-file")

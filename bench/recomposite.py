@@ -30,7 +30,8 @@ same pixels, so the cached masks are hit):
     solid     a saturated solid colour (one of red, green, blue, cyan, magenta, yellow,
               orange)
 
-Each model (`app.core.spec.get_spec`, files from --model-dir) runs on each composite;
+Each model (`devset.model_spec`: a manifest name, or `name@SIDE` for that model on a SIDE x SIDE
+input; files from --model-dir) runs on each composite;
 the raw outputs are cached by `devset.MaskCache.raw_image` (bench/out/masks/<model>/, keyed
 by the composite's pixels), so a rerun costs only the post-processing. The final alpha
 is `app.core.pipeline._postprocess` with `Options()` (plus any --set), as the product
@@ -86,12 +87,11 @@ from PIL import Image, ImageFilter, ImageOps
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, Pair, load_pairs, parse_options  # noqa: E402
+from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, OUT, MaskCache, Pair, load_pairs, model_spec, parse_options  # noqa: E402
 from int8 import speckle  # noqa: E402
 from metrics import plain_mae  # noqa: E402
 
 from app.core import pipeline  # noqa: E402
-from app.core.spec import get_spec  # noqa: E402
 
 KINDS = ("gradient", "texture", "scene", "solid")
 MODELS = ("isnet-int8", "isnet-fp16")
@@ -273,7 +273,7 @@ def main(argv=None) -> int:
     if len(pairs) < 2:
         raise SystemExit(f"{args.dir}: needs at least two pairs (the scene background is another photo)")
     options = parse_options(args.set)
-    caches = {m: MaskCache(get_spec(m), args.model_dir) for m in models}
+    caches = {m: MaskCache(model_spec(m), args.model_dir) for m in models}
 
     print(f"## {len(pairs)} pairs x {len(kinds)} backgrounds ({', '.join(kinds)}), seed {args.seed}, "
           f"models {', '.join(models)}")
