@@ -43,7 +43,9 @@ def _to_js(value):
     return to_js(value, dict_converter=js.Object.fromEntries)
 
 
-def _typed_array(data: bytes, kind=js.Uint8Array):
+def _typed_array(data, kind=js.Uint8Array):
+    """A new typed array of `kind` holding `data` (bytes, or a 1-D uint8 NumPy array: its
+    own buffer is copied, no bytes object is made first)."""
     array = kind.new(len(data))
     array.assign(data)
     return array
@@ -214,7 +216,7 @@ def unsure(job, longest: int = 2048):
     except Exception as exc:
         return _failure(exc)
     return _to_js({"ok": True, "width": size[0], "height": size[1],
-                   "rgba": _typed_array(overlay.tobytes(), js.Uint8ClampedArray)})
+                   "rgba": _typed_array(overlay.reshape(-1), js.Uint8ClampedArray)})
 
 
 def _edits(edits_json) -> list:
