@@ -8,7 +8,9 @@ both 8-bit from the same 16-bit weights, quantized differently; isnet-fp16 = isn
 both pages get their own browser (fresh profile) and, in one run:
 
 - cold first visit: page interactive, model ready, and the first cutout of the smallest
-  photo, chosen as soon as the page takes a file (seconds since navigation);
+  photo, chosen as soon as the page takes a file (seconds since navigation); one page at
+  a time: the first page's own work after its cutout (ours saves itself for offline use)
+  ends before the second page opens;
 - repeat visit: the browser restarted on the same profile, seconds until the model is ready;
 - per photo (one devset photo enlarged to about each size), warm, median of --repeat:
   from file chosen to our first look visible (the rough cutout the page shows while the
@@ -241,10 +243,21 @@ class Page:
     def fail(self, what: str):
         raise SystemExit(f"{self.impl}: {what}\n" + "\n".join(self.console[-30:]))
 
+    def settle(self):
+        """Wait until the page has nothing more to do of its own after its first cutout."""
+
 
 class OurPage(Page):
     impl = "Cutout"
     recorder = OUR_RECORDER
+
+    def settle(self):
+        """After the first cutout the page saves itself for offline use (static/offline.js:
+        the service worker downloads and checks every file): wait for that to end."""
+        if self.service_workers == "allow":
+            self.page.wait_for_function(
+                "['ready', 'model', 'failed', 'unsupported'].includes(document.getElementById('offline').dataset.state)",
+                timeout=COLD_TIMEOUT_MS)
 
     def wait_interactive(self) -> float:
         self.page.wait_for_function("window.__marks && window.__marks.interactive !== undefined", timeout=COLD_TIMEOUT_MS)
@@ -372,6 +385,7 @@ def measure_model(playwright, urls, model, photos: dict, repeat: int, rng: rando
         order_log.append(f"{model} cold: " + ", ".join(cold_order))
         for impl in cold_order:
             pages[impl], row = cold_visit(impl, playwright, profiles[impl], urls, model, memory, smallest)
+            pages[impl].settle()      # the other page's cold visit must not share the machine with it
             results[impl].update(row)
             print(f"  {model} {impl}: cold first PNG at {row['first png']:.1f} s", file=sys.stderr, flush=True)
         for mp, path in photos.items():
