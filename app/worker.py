@@ -7,14 +7,17 @@ progress) is an
 `app.engine.Engine` given ONNX Runtime Web's session loader; this module only
 converts between JS and Python. Progress is pushed to the page on a
 BroadcastChannel it names (`report_to`): a worker busy with NumPy cannot answer
-a poll, so the page would otherwise never see the stage it is in.
+a poll, so the page would otherwise never see the stage it is in. A cutout's
+full-resolution pixels go to the page over a MessagePort of their own, which the page
+posts to this worker once (`has_pixel_port`): they are moved there, not copied (the
+exported calls' replies are copied), and the reply names them by number.
 
 Every exported call returns a plain JS object (never raises across the
 boundary), with `ok` true on success and, on failure,
 `{"ok": false, "error": message, "kind": "input" | "model" | "cancelled" | "internal"}`;
 an "input" failure also says whether the photo is too large but can be downscaled
 with the user's consent (`downscale`: then send it again with `downscale` true).
-Imports: `app.core`, `app.engine`, `app.runtime.ort_web`, `js`, `pyodide.ffi`.
+Imports: `app.core`, `app.engine`, `app.runtime.ort_web`, `js`, `pyodide.ffi`, `polyscript`.
 """
 from __future__ import annotations
 
@@ -25,7 +28,8 @@ import traceback
 
 import js
 import numpy as np
-from pyodide.ffi import to_js
+from polyscript import xworker
+from pyodide.ffi import create_proxy, to_js
 
 from app.core import edits as mask_edits, export as formats
 from app.core.archive import ZipStream
@@ -160,8 +164,8 @@ async def cutout(job, data, model: str = "", options_json: str = "", downscale=F
     user agreed that a photo over the size limit is downscaled to fit; `first_look`: send
     a rough cutout first, when the model can make one (`send_first_looks_to`).
 
-    Returns `{ok, job, width, height, rgba: Uint8ClampedArray, timings,
-    photo_note, ...}`; `photo_note` says how the file was read when not quite as it
+    Returns `{ok, job, width, height, pixels, timings, photo_note, ...}`, `pixels`
+    the number of its RGBA pixels (a Uint8ClampedArray) on the pixel port; `photo_note` says how the file was read when not quite as it
     is (first frame of an animation, downscaled), else ''.
     """
     try:
@@ -238,9 +242,39 @@ def show(job, data, options_json="", downscale=False, edits_json=""):
     return _result(job, ENGINE.session, result)
 
 
+# The page's MessagePort for a cutout's pixels, and how many were sent over it.
+PIXEL_PORT = {"port": None, "sent": 0}
+
+
+def _on_message(event):
+    """A message the page posted to this worker itself (not an exported call): the one
+    it sends carries its pixel port."""
+    if event.ports.length:
+        PIXEL_PORT["port"] = event.ports[0]
+
+
+xworker.onmessage = create_proxy(_on_message)
+
+
+def has_pixel_port():
+    """Whether the page's pixel port has arrived (the page waits for it before any photo)."""
+    return PIXEL_PORT["port"] is not None
+
+
+def _send_pixels(pixels) -> int:
+    """Move `pixels`, a typed array, to the page over its pixel port (transferred: the
+    array is empty here afterwards, no copy is made or left behind); returns the number
+    the reply names them by."""
+    PIXEL_PORT["sent"] += 1
+    transfer = js.Array.new()
+    transfer.push(pixels.buffer)
+    PIXEL_PORT["port"].postMessage(_to_js({"pixels": PIXEL_PORT["sent"], "rgba": pixels}), transfer)
+    return PIXEL_PORT["sent"]
+
+
 def _result(job, session, result):
     started = time.perf_counter()
-    pixels = _pixels(result.image)
+    pixels = _send_pixels(_pixels(result.image))
     result.timings["transfer"] = time.perf_counter() - started
     return _to_js(
         {
@@ -248,7 +282,7 @@ def _result(job, session, result):
             "width": result.image.width,
             "height": result.image.height,
             "ok": True,
-            "rgba": pixels,
+            "pixels": pixels,
             "timings": {k: round(v, 4) for k, v in result.timings.items()},
             "photo_note": " ".join(result.notes),
             **_session_info(session),
@@ -387,5 +421,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "send_first_looks_to", "prepare", "warm_up", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
+__export__ = ["report_to", "send_first_looks_to", "has_pixel_port", "prepare", "warm_up", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
               "cancel", "forget"]

@@ -3,19 +3,30 @@
 Every call the page makes to the worker goes through `WorkerClient`, so the worker's
 API is listed once on this side: each method names the job it is about, and returns
 the worker's reply (`ok`, and on failure `kind` and `error`). The worker pushes its
-progress on a BroadcastChannel unique to this page (`connect`).
+progress on a BroadcastChannel unique to this page (`connect`), and moves each cutout's
+full-resolution pixels to the page over a MessagePort (a copy of 100 MB at 24 MP, and
+the wait for its memory, would otherwise come with every reply): a reply with
+`pixels` gets them as `rgba` here before the page sees it.
 Imports: `pyscript`.
 """
+import asyncio
 import json
 
-from pyscript import window, workers
+from pyscript import document, window, workers
 from pyscript.ffi import create_proxy
+
+WORKER_SCRIPT = 'script[type="py"][worker][name="cutout"]'
+PIXEL_WAIT_SECONDS = 0.005      # between looks for pixels that have not arrived yet (they come first)
 
 
 class WorkerClient:
-    def __init__(self, worker, listeners):
+    def __init__(self, worker, listeners, pixel_port):
         self.worker = worker
         self._listeners = listeners      # (channel, proxy) pairs, kept alive
+        self._pixels = {}                # number -> RGBA pixels arrived before their reply
+        self._pixel_proxy = create_proxy(self._take_pixels)
+        pixel_port.onmessage = self._pixel_proxy
+        self._pixel_port = pixel_port
 
     @classmethod
     async def connect(cls, on_progress, on_first_look):
@@ -31,7 +42,30 @@ class WorkerClient:
             channel.addEventListener("message", proxy)
             listeners.append((channel, proxy))
             await (worker.report_to(name) if kind == "progress" else worker.send_first_looks_to(name))
-        return cls(worker, listeners)
+        return cls(worker, listeners, await cls._open_pixel_port(worker))
+
+    @staticmethod
+    async def _open_pixel_port(worker):
+        """This page's end of a new MessagePort whose other end the worker now holds."""
+        channel = window.MessageChannel.new()
+        transfer = window.Array.new()
+        transfer.push(channel.port2)
+        document.querySelector(WORKER_SCRIPT).xworker.postMessage("pixel-port", transfer)
+        while not await worker.has_pixel_port():
+            await asyncio.sleep(PIXEL_WAIT_SECONDS)
+        return channel.port1
+
+    def _take_pixels(self, event):
+        self._pixels[int(event.data.pixels)] = event.data.rgba
+
+    async def _with_pixels(self, reply):
+        """`reply` with its pixels as `rgba` (a reply with none is returned as it is)."""
+        if reply.ok and reply.pixels:
+            number = int(reply.pixels)
+            while number not in self._pixels:
+                await asyncio.sleep(PIXEL_WAIT_SECONDS)
+            reply.rgba = self._pixels.pop(number)
+        return reply
 
     async def prepare(self, model, backend, failed_before, inference_worker=""):
         """Download and open the model now (the reply names what really runs), in the
@@ -44,19 +78,20 @@ class WorkerClient:
         return await self.worker.warm_up(model)
 
     async def cutout(self, job_id, data, model, options_json, downscale=False, first_look=False):
-        return await self.worker.cutout(job_id, data, model, options_json, downscale, first_look)
+        return await self._with_pixels(await self.worker.cutout(job_id, data, model, options_json, downscale,
+                                                                first_look))
 
     async def restyle(self, job_id, options_json, edits_json):
-        return await self.worker.restyle(job_id, options_json, edits_json)
+        return await self._with_pixels(await self.worker.restyle(job_id, options_json, edits_json))
 
     async def edit(self, job_id, edits_json):
-        return await self.worker.edit(job_id, edits_json)
+        return await self._with_pixels(await self.worker.edit(job_id, edits_json))
 
     async def unsure(self, job_id):
         return await self.worker.unsure(job_id)
 
     async def show(self, job_id, data, options_json, downscale, edits_json):
-        return await self.worker.show(job_id, data, options_json, downscale, edits_json)
+        return await self._with_pixels(await self.worker.show(job_id, data, options_json, downscale, edits_json))
 
     async def export(self, job, data, layout_json, fmt, keep_colour_profile, into_zip=False, background=None,
                      scale=None):
