@@ -8,9 +8,10 @@ progress) is an
 converts between JS and Python. Progress is pushed to the page on a
 BroadcastChannel it names (`report_to`): a worker busy with NumPy cannot answer
 a poll, so the page would otherwise never see the stage it is in. A cutout's
-full-resolution pixels go to the page over a MessagePort of their own, which the page
-posts to this worker once (`has_pixel_port`): they are moved there, not copied (the
-exported calls' replies are copied), and the reply names them by number.
+pixels (its first look, then its full-resolution result) go to the page over a
+MessagePort of their own, which the page posts to this worker once (`has_pixel_port`):
+they are moved there, not copied (the exported calls' replies are copied), and a
+result's reply names its pixels by number.
 
 Every exported call returns a plain JS object (never raises across the
 boundary), with `ok` true on success and, on failure,
@@ -162,7 +163,7 @@ async def cutout(job, data, model: str = "", options_json: str = "", downscale=F
     """Cut out the photo in `data` (ArrayBuffer or Uint8Array) with the edge
     settings in `options_json` (`Options` fields; '' = defaults); `downscale`: the
     user agreed that a photo over the size limit is downscaled to fit; `first_look`: send
-    a rough cutout first, when the model can make one (`send_first_looks_to`).
+    a rough cutout first, when the model can make one (`_send_first_look`).
 
     Returns `{ok, job, width, height, pixels, timings, photo_note, ...}`, `pixels`
     the number of its RGBA pixels (a Uint8ClampedArray) on the pixel port; `photo_note` says how the file was read when not quite as it
@@ -242,15 +243,16 @@ def show(job, data, options_json="", downscale=False, edits_json=""):
     return _result(job, ENGINE.session, result)
 
 
-# The page's MessagePort for a cutout's pixels, and how many were sent over it.
+# The page's MessagePort for a cutout's pixels, and how many results were sent over it.
 PIXEL_PORT = {"port": None, "sent": 0}
 
 
 def _on_message(event):
     """A message the page posted to this worker itself (not an exported call): the one
-    it sends carries its pixel port."""
+    it sends carries its pixel port, over which first looks go from then on."""
     if event.ports.length:
         PIXEL_PORT["port"] = event.ports[0]
+        ENGINE.on_first_look = _send_first_look
 
 
 xworker.onmessage = create_proxy(_on_message)
@@ -261,14 +263,24 @@ def has_pixel_port():
     return PIXEL_PORT["port"] is not None
 
 
-def _send_pixels(pixels) -> int:
-    """Move `pixels`, a typed array, to the page over its pixel port (transferred: the
-    array is empty here afterwards, no copy is made or left behind); returns the number
-    the reply names them by."""
-    PIXEL_PORT["sent"] += 1
+def _post_pixels(fields: dict, pixels) -> None:
+    """`fields` with `rgba` = `pixels`, a typed array, to the page over its pixel port
+    (transferred: the array is empty here afterwards, no copy is made or left behind)."""
     transfer = js.Array.new()
     transfer.push(pixels.buffer)
-    PIXEL_PORT["port"].postMessage(_to_js({"pixels": PIXEL_PORT["sent"], "rgba": pixels}), transfer)
+    PIXEL_PORT["port"].postMessage(_to_js({**fields, "rgba": pixels}), transfer)
+
+
+def _send_first_look(job, image):
+    """A job's first look (`{job, width, height, rgba}`, and `pixels` 0: no result's), while
+    its full cutout is made."""
+    _post_pixels({"pixels": 0, "job": int(job), "width": image.width, "height": image.height}, _pixels(image))
+
+
+def _send_pixels(pixels) -> int:
+    """A result's pixels to the page; returns the number its reply names them by."""
+    PIXEL_PORT["sent"] += 1
+    _post_pixels({"pixels": PIXEL_PORT["sent"]}, pixels)
     return PIXEL_PORT["sent"]
 
 
@@ -394,19 +406,6 @@ def report_to(channel_name):
     return _to_js({"ok": True})
 
 
-def send_first_looks_to(channel_name):
-    """Post each first look (`{job, width, height, rgba}`, RGBA pixels) to the
-    BroadcastChannel `channel_name`, while its job's full cutout is being made."""
-    channel = js.BroadcastChannel.new(str(channel_name))
-
-    def post(job, image):
-        channel.postMessage(_to_js({"job": int(job), "width": image.width, "height": image.height,
-                                    "rgba": _pixels(image)}))
-
-    ENGINE.on_first_look = post
-    return _to_js({"ok": True})
-
-
 def _session_info(session: WebSession) -> dict:
     return {
         "model": session.spec.name,
@@ -421,5 +420,5 @@ def _session_info(session: WebSession) -> dict:
     }
 
 
-__export__ = ["report_to", "send_first_looks_to", "has_pixel_port", "prepare", "warm_up", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
+__export__ = ["report_to", "has_pixel_port", "prepare", "warm_up", "cutout", "restyle", "edit", "unsure", "show", "export", "common_scale", "zip_start", "zip_finish",
               "cancel", "forget"]

@@ -3,10 +3,10 @@
 Every call the page makes to the worker goes through `WorkerClient`, so the worker's
 API is listed once on this side: each method names the job it is about, and returns
 the worker's reply (`ok`, and on failure `kind` and `error`). The worker pushes its
-progress on a BroadcastChannel unique to this page (`connect`), and moves each cutout's
-full-resolution pixels to the page over a MessagePort (a copy of 100 MB at 24 MP, and
-the wait for its memory, would otherwise come with every reply): a reply with
-`pixels` gets them as `rgba` here before the page sees it.
+progress on a BroadcastChannel unique to this page (`connect`), and moves a photo's
+pixels to the page over a MessagePort (a copy of 100 MB at 24 MP, and the wait for its
+memory, would otherwise come with every reply): first looks go straight to the page's
+handler; a reply with `pixels` gets them as `rgba` here before the page sees it.
 Imports: `pyscript`.
 """
 import asyncio
@@ -20,9 +20,10 @@ PIXEL_WAIT_SECONDS = 0.005      # between looks for pixels that have not arrived
 
 
 class WorkerClient:
-    def __init__(self, worker, listeners, pixel_port):
+    def __init__(self, worker, listeners, pixel_port, on_first_look):
         self.worker = worker
         self._listeners = listeners      # (channel, proxy) pairs, kept alive
+        self._on_first_look = on_first_look
         self._pixels = {}                # number -> RGBA pixels arrived before their reply
         self._pixel_proxy = create_proxy(self._take_pixels)
         pixel_port.onmessage = self._pixel_proxy
@@ -34,15 +35,12 @@ class WorkerClient:
         to `on_progress(event)` and each first look of a photo (`{job, width, height,
         rgba}`) to `on_first_look(event)`."""
         worker = await workers["cutout"]
-        listeners = []
-        for kind, handler in (("progress", on_progress), ("first-look", on_first_look)):
-            name = "cutout-{}-{}".format(kind, window.Math.random())    # this page's own channel
-            channel = window.BroadcastChannel.new(name)
-            proxy = create_proxy(handler)
-            channel.addEventListener("message", proxy)
-            listeners.append((channel, proxy))
-            await (worker.report_to(name) if kind == "progress" else worker.send_first_looks_to(name))
-        return cls(worker, listeners, await cls._open_pixel_port(worker))
+        name = "cutout-progress-{}".format(window.Math.random())    # this page's own channel
+        channel = window.BroadcastChannel.new(name)
+        proxy = create_proxy(on_progress)
+        channel.addEventListener("message", proxy)
+        await worker.report_to(name)
+        return cls(worker, [(channel, proxy)], await cls._open_pixel_port(worker), on_first_look)
 
     @staticmethod
     async def _open_pixel_port(worker):
@@ -56,7 +54,10 @@ class WorkerClient:
         return channel.port1
 
     def _take_pixels(self, event):
-        self._pixels[int(event.data.pixels)] = event.data.rgba
+        if event.data.pixels:
+            self._pixels[int(event.data.pixels)] = event.data.rgba
+        else:
+            self._on_first_look(event)
 
     async def _with_pixels(self, reply):
         """`reply` with its pixels as `rgba` (a reply with none is returned as it is)."""
