@@ -22,9 +22,9 @@ pytestmark = pytest.mark.browser
 
 def test_boot_shows_real_progress_then_names_the_engine(open_app):
     """While starting, the page names its stages, counts the model's megabytes (the page
-    downloads it while Python starts, or the worker does), says when it checks and opens
-    the model (never a stale 100 %); then it names the model and the engine (threads as
-    many as this machine offers, up to 4) and says it is ready."""
+    downloads it while Python starts, or the worker does), and once the download ends says
+    what happens next (never a stale 100 %); then it names the model and the engine (threads
+    as many as this machine offers, up to 4) and says it is ready."""
     app = open_app()
     app.wait_ready()
     log = app.status_log()
@@ -37,9 +37,15 @@ def test_boot_shows_real_progress_then_names_the_engine(open_app):
     assert received == sorted(received), downloads
     assert not any("(100%)" in line for line in log), log
     assert log.index(downloads[0]) > 0, f"nothing said before the download: {log}"
+    # Once the last byte is in, the line says what happens now: the model is on this device
+    # (kept while Python starts), being looked for, checked and opened, or ready. Which of
+    # these a visit shows depends on how fast the page's early open is against Python's
+    # start, so none of the transient ones is required; a download line is never left up.
     after = log[log.index(downloads[-1]) + 1:]
-    assert "Checking and opening the model…" in after, f"after the download: {after}"
-    assert not any("Downloading" in line for line in after[after.index("Checking and opening the model…"):]), after
+    assert after, f"the download's line stayed up: {log}"
+    next_words = ("Looking for the model on this device…", "Checking and opening the model…", "Ready.")
+    assert after[0].endswith("· model on this device") or after[0].startswith(next_words), after
+    assert not any("Downloading" in line or pattern.search(line) for line in after), after
     threads = app.expected_threads()
     assert app.page.evaluate("crossOriginIsolated") is True
     label = get_spec(DEFAULT_MODELS["wasm"]).label
