@@ -21,8 +21,10 @@ touches a band of tiles, not its bounding box.
 Snap (`Stroke.snap`): near a real edge the stroke ends where the photo's colours
 do. Within each run's window the stroke's core (within max(1, CORE r) of its
 centre line, the part the user is sure about) gives the *target* colours T; the
-*other* colours O are pixels unlike T (farther than SNAP_TOL) that the stroke
-could change (for restore: not yet opaque; for erase: still visible). Both are
+*other* colours O are pixels unlike T (farther than SNAP_TOL), of a colour the core
+itself does not show (`_core_colours`: a pattern under the brush is the target, so an
+erase inside a patterned object leaves no speckles), that the stroke could change (for
+restore: not yet opaque; for erase: still visible). Both are
 local means at scales tied to the radius (`matting.local_colour_at`, as for the
 edge refinement), and each pixel gets the compositing-equation solve the
 refinement uses (`matting._solve`'s rule: its position on the line from O to T,
@@ -36,25 +38,16 @@ other and stay untouched; for radii above SNAP_SIDE the colours are solved at a
 reduced scale and the snapped edge is as soft as that scale.
 
 Pick (`Pick`): the region under the click is found at the working resolution
-(`refine.working_size`) from the photo's colours *and* the model's own mask:
-features (R, G, B, MASK_WEIGHT m), lightly smoothed. Candidates are the pixels
-the edit can change: for drop the visible ones (current alpha > VISIBLE), for
-keep the ones not yet opaque (< OPAQUE: dropped, or left unsure by the model).
-The region is the connected candidate set whose features are within a tolerance
-of the clicked spot's, the tolerance chosen by Otsu's threshold on the
-candidates' distances (clamped to [TOL_LOW, TOL_HIGH]): the part that stands out
-from the rest as the user sees it, so a pot under a plant goes without the plant,
-and a part the model left at 0.3 is one region apart from a background at 0. Gaps
-the region grows GROW pixels into the pixels not clearly on the other side (for
-drop: not opaque; for keep: visible), so a dropped pot's soft rim goes with it,
-and gaps of texture or mixed rim pixels up to 2 CLOSE pixels wide are closed. At full
-resolution the region is the bilinear upsample of that mask, and across its
-boundary band each pixel is solved from the colours of the region's side and the
-other candidates' side (as for snap), so the new edge sits on the photo's edge at
-full resolution. Limits: a region is one colour family; a pot of the plant's
-colour, or a part that shades gradually into its neighbour, comes with it (then a
-brush stroke separates them); parts thinner than a working pixel are missed, and
-the closing may take a pixel or two of the neighbour in a sharp inner corner.
+(`refine.working_size`) by `pick.find_region`: a graph cut that weighs, for each pixel
+on the click's side, how much it is like the click (its colours, the model's own mask)
+against how much it belongs where it is, bounded by the photo's edges and by how deep
+the click lies in the wrong side, so a click in a hole changes the hole and a click
+near an edge changes a little (see app/core/pick.py). At full resolution the region is
+the bilinear upsample of that mask, and across its boundary band each pixel is solved
+from the colours of the region's side and the other candidates' side (as for snap), so
+the new edge sits on the photo's edge at full resolution. A click whose pixel is
+already on the target side (keep: nearly opaque; drop: nearly transparent) changes
+nothing.
 
 Imports: NumPy, Pillow, `app.core` only.
 
@@ -74,10 +67,10 @@ from dataclasses import MISSING, dataclass, fields
 import numpy as np
 from PIL import Image
 
-from .cleanup import label
 from .filters import F32, block_means, box, dilate, erode, grey_dilate, grey_erode, resize
 from .matting import (SURE_HIGH, SURE_LOW, Sampler, apply_coefficients, guided_coefficients,
                       local_colour, local_colour_at, planes_of)
+from .pick import find_region
 from .postprocess import to_alpha8
 from .refine import working_size
 
@@ -92,18 +85,14 @@ RUN_SIDE = 256                           # a stroke is rasterised in runs of poi
 CORE = 0.2              # the stroke is sure within max(1, CORE * radius) of its centre line
 SNAP_TOL = 0.12         # colours this far (RGB in [0, 1]) from the target's are "other"...
 SNAP_SIDE = 64          # ...and radii above this are solved at a scale where they are this big
+SNAP_BINS = 8           # colours the core also has (bins a channel, one bin of slack) are never "other"...
+CORE_SHARE = 0.02       # ...when seen on at least this share of the core
 PRIOR = 0.01            # weight of "the brush applies" (squared colour distance units)...
 MISFIT = 10.0           # ...plus this per unit of squared misfit to the line between the colours
 CLEAR = 0.03            # solved values within this of 0 or 1 go there (as matting.SNAP)
 GUIDE_RADIUS, GUIDE_EPS = 2, 1e-4        # the colour guided filter that settles the result
 
-# Pick.
-VISIBLE = 0.1           # drop: candidates are pixels with current alpha above this...
-OPAQUE = 0.9            # ...keep: below this
-MASK_WEIGHT = 0.5       # the model's mask, as a fourth colour channel
-TOL_LOW, TOL_HIGH = 0.08, 0.3            # the region's feature tolerance is Otsu's, clamped here
-CLOSE = 2               # gaps in the region up to twice this wide (working pixels) are closed
-GROW = 2                # the region grows this far into pixels not clearly on the other side
+# Pick (the region: app/core/pick.py).
 PICK_BLOCKS = (4, 16)   # scales of the two sides' local colours at the boundary, working pixels
 STRIP = 256             # rows of the full-resolution pass done at once
 UNSEEN = 100.0          # prior weight where the other side's colour was not seen nearby
@@ -517,6 +506,24 @@ def _blocks(radius: float) -> tuple[int, ...]:
     return tuple(sorted({max(2, round(radius / 4)), max(2, round(radius))}))
 
 
+def _core_colours(pixels: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Where the window's (H, W, 3) `pixels` have a colour the stroke's `core` also has
+    (within one of SNAP_BINS bins a channel, seen on at least CORE_SHARE of the core): a
+    pattern under the brush (dots, checks, stripes) is the target, not another side."""
+    bins = SNAP_BINS
+    quantised = np.minimum((pixels * bins).astype(np.intp), bins - 1)
+    index = (quantised[..., 0] * bins + quantised[..., 1]) * bins + quantised[..., 2]
+    counts = np.bincount(index[core], minlength=bins ** 3).reshape(bins, bins, bins)
+    seen = counts >= max(1.0, CORE_SHARE * float(core.sum()))
+    padded = np.pad(seen, 1)
+    near = np.zeros_like(seen)
+    for dr in range(3):
+        for dg in range(3):
+            for db in range(3):
+                near |= padded[dr:dr + bins, dg:dg + bins, db:db + bins]
+    return near.reshape(-1)[index] | core
+
+
 def _snap(planes: list, alpha: np.ndarray, distance: np.ndarray, radius: float, restore: bool) -> np.ndarray:
     """How much the brush applies at each pixel of the window, in [0, 1], from the
     photo's colours (see the module doc); 1 on the stroke's core."""
@@ -540,7 +547,7 @@ def _snap(planes: list, alpha: np.ndarray, distance: np.ndarray, radius: float, 
     if restore:
         changeable = 1 - changeable
     other = np.clip((apart - F32(SNAP_TOL)) * F32(1 / SNAP_TOL), 0, 1) * changeable
-    other[core] = 0
+    other[_core_colours(pixels, core)] = 0
     if float(other.sum()) < 1.0:
         return np.ones_like(distance)
     solved = _between(pixels, target, local_colour(planes, other, blocks), F32(1))
@@ -553,24 +560,9 @@ def _snap(planes: list, alpha: np.ndarray, distance: np.ndarray, radius: float, 
 
 # -- picks ----------------------------------------------------------------------------
 
-def _otsu(values: np.ndarray, bins: int = 64) -> float:
-    """Otsu's threshold of `values` (the split that best separates two classes)."""
-    top = float(values.max()) if values.size else 0.0
-    if top <= 0:
-        return 0.0
-    counts, edges = np.histogram(values, bins=bins, range=(0.0, top))
-    counts = counts.astype(np.float64)
-    centres = (edges[:-1] + edges[1:]) / 2
-    weight = np.cumsum(counts)
-    total = weight[-1]
-    mean = np.cumsum(counts * centres)
-    between = (mean[-1] * weight / total - mean) ** 2 / np.maximum(weight * (total - weight), 1e-12)
-    return float(edges[1:][int(np.argmax(between[:-1]))]) if bins > 1 else top
-
-
 def _pick_region(alpha: np.ndarray, source: _Photo, pick: Pick):
     """(region, candidates) bool masks at the working size for `pick` on `alpha`, or
-    None when the click is outside the photo's candidates (see the module doc)."""
+    None when the pixel under the click is already on the target side."""
     height, width = alpha.shape
     if not (0 <= pick.x < width and 0 <= pick.y < height):
         raise ValueError(f"pick ({pick.x:g}, {pick.y:g}) is outside the photo ({width}x{height})")
@@ -578,25 +570,12 @@ def _pick_region(alpha: np.ndarray, source: _Photo, pick: Pick):
     small = alpha if size == (width, height) else np.asarray(
         Image.fromarray(alpha).resize(size, Image.Resampling.BOX))
     level = small.astype(F32) * F32(1 / 255)
-    candidates = level < OPAQUE if pick.keep else level > VISIBLE
     col = min(size[0] - 1, int(pick.x * size[0] / width))
     row = min(size[1] - 1, int(pick.y * size[1] / height))
-    if not candidates[row, col]:
+    region = find_region(level, planes, mask, row, col, pick.keep)
+    if region is None:
         return None
-    features = [box(p, 1) for p in planes] + [mask * F32(MASK_WEIGHT)]
-    seed = [float(f[max(0, row - 1):row + 2, max(0, col - 1):col + 2].mean()) for f in features]
-    apart = np.sqrt(sum(np.square(f - F32(s)) for f, s in zip(features, seed)))
-    tolerance = min(TOL_HIGH, max(TOL_LOW, _otsu(apart[candidates])))
-    near = candidates & (apart <= tolerance)
-    near[row, col] = True
-    ids, _ = label(near)
-    region = ids == ids[row, col]
-    # Grow into what is not clearly on the other side (the region's own soft rim goes
-    # with it), then close the gaps that texture and mixed rim pixels leave.
-    undecided = level > VISIBLE if pick.keep else level < OPAQUE
-    region |= dilate(region, GROW) & undecided
-    region |= erode(dilate(region, CLOSE), CLOSE) & (candidates | undecided)
-    return region, candidates
+    return region, (level < 0.5) if pick.keep else (level >= 0.5)
 
 
 def _apply_pick(alpha: np.ndarray, source: _Photo, pick: Pick) -> list[Patch]:
@@ -607,8 +586,11 @@ def _apply_pick(alpha: np.ndarray, source: _Photo, pick: Pick) -> list[Patch]:
     height, width = alpha.shape
     size, planes, _ = source.work()
     scale_x, scale_y = width / size[0], height / size[1]
+    # Where the region meets the target side there is no edge to find: the seam between
+    # them goes with the region. Its edge is solved only against the other candidates.
+    covered = region | (dilate(region, 2) & ~candidates)
     # The two sides' colours, on the working pixels near the region's boundary.
-    boundary = dilate(region, 2) & ~erode(region, 2)
+    boundary = dilate(covered, 2) & ~erode(covered, 2)
     rows, cols = np.nonzero(boundary)
     inside = erode(region, 1).astype(F32)
     outside = (candidates & ~dilate(region, 1)).astype(F32)
@@ -622,12 +604,12 @@ def _apply_pick(alpha: np.ndarray, source: _Photo, pick: Pick) -> list[Patch]:
                                                   PICK_BLOCKS[-1])(seen) * F32(10), 0, 1)
         grids.append(grid)
     # The region's box at full resolution, a strip of rows at a time.
-    found_rows, found_cols = np.nonzero(region)
+    found_rows, found_cols = np.nonzero(covered)
     left = max(0, math.floor((found_cols.min() - 1) * scale_x))
     right = min(width, math.ceil((found_cols.max() + 2) * scale_x))
     top = max(0, math.floor((found_rows.min() - 1) * scale_y))
     bottom = min(height, math.ceil((found_rows.max() + 2) * scale_y))
-    mask_image = Image.fromarray(region.astype(np.uint8) * 255, "L")
+    mask_image = Image.fromarray(covered.astype(np.uint8) * 255, "L")
     patches = []
     for y0 in range(top, bottom, STRIP):
         y1 = min(bottom, y0 + STRIP)

@@ -56,8 +56,14 @@ def plant_and_pot(height=300, width=240):
     pixels[plant] = (0.2, 0.55, 0.2)
     pixels[pot] = (0.75, 0.4, 0.25)
     subject = plant | pot
-    mask = np.asarray(Image.fromarray(subject.astype(np.float32), "F").resize((64, 64), Image.Resampling.BILINEAR))
+    mask = model_mask(subject.astype(np.float32))
     return photo_of(pixels), (subject * 255).astype(np.uint8), mask, plant, pot
+
+
+def model_mask(values):
+    """`values` (H, W) as the model's mask: 1024 x 1024 like ISNet's, finer than the
+    working resolution of these small photos (as for every photo the app sees)."""
+    return np.asarray(Image.fromarray(np.asarray(values, np.float32), "F").resize((1024, 1024), Image.Resampling.BILINEAR))
 
 
 def near(mask, pixels):
@@ -201,6 +207,24 @@ def test_snap_in_a_plain_area_is_a_plain_brush():
     assert np.array_equal(plain, snapped)
 
 
+@pytest.mark.parametrize("pattern", ["dots", "checks"])
+def test_snap_erase_inside_a_patterned_object_is_clean(pattern):
+    """An erase stroke with snap well inside an opaque object printed with a two-colour
+    pattern (dots, or small checks), no edge of the cutout in reach: everything under the
+    brush goes, no speckles of the pattern stay behind."""
+    y, x = np.mgrid[:200, :200] + 0.5
+    if pattern == "dots":
+        ink = np.hypot((x % 12) - 6, (y % 12) - 6) < 3
+    else:
+        ink = ((x // 6) + (y // 6)) % 2 == 1
+    pixels = np.where(ink[..., None], (0.9, 0.85, 0.2), (0.15, 0.2, 0.55)).astype(np.float32)
+    alpha = np.full((200, 200), 255, np.uint8)
+    points = tuple((float(px), 100.0) for px in range(60, 141, 10))
+    out = apply_edits(alpha, photo_of(pixels), NO_MASK, [Stroke("erase", points, 15, snap=True)])
+    under = polyline_distance(points, 200, 200) <= 14
+    assert (out[under] <= 20).all(), f"{(out[under] > 20).sum()} pixels left under the brush"
+
+
 def test_pick_drop_removes_the_pot_and_keeps_the_plant():
     """A drop click on the pot (another colour, attached below the plant, one component
     of the mask) makes the pot transparent to within 2 px of where it meets the plant,
@@ -234,7 +258,7 @@ def test_pick_keep_restores_a_region_the_model_gave_0_3():
     pixels[blob] = (0.9, 0.85, 0.2)
     photo = photo_of(pixels, noise=0.0)
     model = np.where(blob, 0.3, (plant | pot).astype(np.float32)).astype(np.float32)
-    mask = np.asarray(Image.fromarray(model, "F").resize((64, 64), Image.Resampling.BILINEAR))
+    mask = model_mask(model)
     alpha[blob] = 0
     out = apply_edits(alpha, photo, mask, [Pick(200, 40, keep=True)])
     assert (out[blob] == 255).all()
@@ -251,7 +275,7 @@ def test_pick_keep_follows_the_model_where_colours_cannot_tell():
     y, x = np.mgrid[:300, :240] + 0.5
     blob = np.hypot(x - 200, y - 40) < 25
     model = np.where(blob, 0.3, (plant | pot).astype(np.float32)).astype(np.float32)
-    mask = np.asarray(Image.fromarray(model, "F").resize((64, 64), Image.Resampling.BILINEAR))
+    mask = model_mask(model)
     out = apply_edits(alpha, photo, mask, [Pick(200, 40, keep=True)])
     inner = np.hypot(x - 200, y - 40) < 21
     assert (out[inner] == 255).all()
@@ -266,6 +290,73 @@ def test_pick_on_nothing_to_change_changes_nothing():
     assert np.array_equal(apply_edits(alpha, photo, mask, [Pick(120, 80, keep=True)]), alpha)
     with pytest.raises(ValueError, match="outside the photo"):
         apply_edits(alpha, photo, mask, [Pick(240, 10, keep=False)])
+
+
+def ring_on_texture(height=240, width=320, seed=4):
+    """A brown ring (outer radius 70, inner 35) on a busy multi-colour texture that also
+    holds the ring's own brown: (photo, ring, hole, texture pixels) and the model's mask
+    (the ring at 1, its hole at 0.8: the model kept the background inside the ring)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:height, :width] + 0.5
+    radius = np.hypot(x - 160, y - 120)
+    ring, hole = (radius < 70) & (radius >= 35), radius < 35
+    cells = rng.uniform(0, 1, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    cells[rng.random(cells.shape[:2]) < 0.2] = (0.45, 0.3, 0.15)        # the ring's brown, here and there
+    texture = np.repeat(np.repeat(cells, 8, 0), 8, 1)[:height, :width]
+    pixels = texture.copy()
+    pixels[ring] = (0.45, 0.3, 0.15)
+    model = np.where(ring, 1.0, np.where(hole, 0.8, 0.0)).astype(np.float32)
+    return photo_of(pixels), ring, hole, model_mask(model)
+
+
+def test_pick_drop_in_a_hole_changes_the_hole():
+    """The model kept the textured background inside a ring: a drop click in the hole
+    makes the hole transparent (all of it farther than 8 px from the ring; by the ring,
+    texture cells of the ring's own colour may stay with it) and keeps every pixel of
+    the ring (away from its inner edge) opaque."""
+    photo, ring, hole, mask = ring_on_texture()
+    alpha = ((ring | hole) * 255).astype(np.uint8)
+    out = apply_edits(alpha, photo, mask, [Pick(160, 120, keep=False)])
+    edge = near(hole, 2) & near(ring, 2)
+    assert (out[hole & ~edge] <= 20).mean() > 0.95     # brown cells by the ring may stay with it
+    assert (out[hole & ~near(ring, 8)] <= 20).all()
+    assert (out[ring & ~edge] == 255).all()
+
+
+def test_pick_keep_near_an_edge_changes_a_little():
+    """The cutout lost an 8-pixel strip all round a square, which the model gave 0.3 (a
+    dark object on a dark background): a keep click in the strip on the left brings
+    back that stretch of it, not the whole outline."""
+    height, width = 240, 320
+    y, x = np.mgrid[:height, :width] + 0.5
+    square = (np.abs(x - 160) < 60) & (np.abs(y - 120) < 60)
+    outline = (np.abs(x - 160) < 68) & (np.abs(y - 120) < 68) & ~square
+    pixels = np.full((height, width, 3), 0.25, np.float32)
+    pixels[square | outline] = 0.18
+    mask = model_mask(np.where(square, 1.0, np.where(outline, 0.3, 0.0)))
+    alpha = (square * 255).astype(np.uint8)
+    out = apply_edits(alpha, photo_of(pixels), mask, [Pick(96, 120, keep=True)])
+    changed = out != alpha
+    assert changed[100:140, 93:99].mean() > 0.9           # the strip by the click
+    far_side = outline & (x > 200)
+    assert not changed[far_side].any()                     # the opposite side of the outline
+    assert changed.sum() < 0.5 * outline.sum()
+
+
+def test_pick_keep_on_a_faint_part_does_not_flood_a_background_of_its_colour():
+    """A part the model gave 0.2 (the refinement dropped it) on a texture that holds the
+    part's colour elsewhere: a keep click on it restores the part, and no background
+    farther than 4 px from it."""
+    photo, ring, hole, _ = ring_on_texture()
+    y, x = np.mgrid[:240, :320] + 0.5
+    part = np.hypot(x - 160, y - 120) < 40
+    pixels = np.asarray(photo, np.float32) / 255
+    pixels[part] = (0.45, 0.3, 0.15)
+    mask = model_mask(np.where(part, 0.2, 0.0))
+    alpha = np.zeros((240, 320), np.uint8)
+    out = apply_edits(alpha, photo_of(pixels, noise=0.0), mask, [Pick(160, 120, keep=True)])
+    assert (out[np.hypot(x - 160, y - 120) < 37] == 255).all()
+    assert (out[~near(part, 4)] == 0).all()
 
 
 def random_edit(rng, height, width):
