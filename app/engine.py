@@ -248,6 +248,12 @@ class Engine:
             self._report(phase="ready", stage="")
         return self._keep(job, result, started, options)
 
+    def last_edit_changed(self, job: int) -> bool:
+        """Whether the last of `job`'s mask edits replayed changed any pixel (a Keep part
+        click on what is already kept changes nothing)."""
+        replay = self.replays.get(job, (None, None, None, None))[1]
+        return replay is None or replay.last_changed()
+
     def edited(self, job: int, edits: list) -> pipeline.Cutout:
         """`job`'s kept cutout with the user's mask `edits` (`app.core.edits`) applied, at
         full resolution; the kept cutout itself when there are none."""

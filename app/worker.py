@@ -193,7 +193,8 @@ def restyle(job, options_json: str = "", edits_json: str = ""):
 
 def edit(job, edits_json: str = ""):
     """`job`'s cutout with the user's mask edits (strokes, picks: `app.core.edits`), the
-    whole list each time (undo is a shorter list); same reply as `cutout`."""
+    whole list each time (undo is a shorter list); same reply as `cutout`, and `changed`:
+    whether the last edit changed any pixel."""
     try:
         started = time.perf_counter()
         result = ENGINE.edited(int(job), _edits(edits_json))
@@ -202,6 +203,7 @@ def edit(job, edits_json: str = ""):
         return _failure(exc)
     reply = _result(job, ENGINE.session, result)
     reply.timings = _to_js({"edit": round(seconds, 4)})
+    reply.changed = ENGINE.last_edit_changed(int(job))
     return reply
 
 

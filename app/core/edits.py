@@ -345,6 +345,11 @@ class Replay:
         view.flags.writeable = False
         return view
 
+    def last_changed(self) -> bool:
+        """Whether the last edit applied changed any pixel (True when none was applied,
+        or its undo entry was forgotten)."""
+        return not self.log or self.log[-1] is None or bool(self.log[-1])
+
     def _reset(self):
         self.alpha[:] = self.base
         self.applied, self.log, self.logged = [], [], 0

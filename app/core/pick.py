@@ -59,6 +59,7 @@ COLOUR_BINS = 16          # colour histograms: bins per channel
 SAMPLE_RADIUS = 0.015     # the click's colour sample: within this fraction of the long side (>= 3 px)...
 SAMPLE_TOL = 0.1          # ...and this close (RGB in [0, 1]) to the click's colour
 COLOUR_CAP = 2.0          # the colours vote at most this (log-likelihood ratio), so the mask can outvote them
+NEAR_SHARE = 0.2         # ...this share from the candidates geodesically near it (a part of several colours)
 SIDE_SHARE = 0.3          # share of the target side's colours in the click's colour model
 NEAR = 0.05               # geodesic distance scale of "near the click", fraction of the long side
 EDGE_STEP = 10.0          # geodesic step cost: 1 + this x squared colour change / its mean...
@@ -181,9 +182,10 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     sample[row, col] = True
     # Colour: the click's sample (and the target side's colours) against the far candidates.
     bins = COLOUR_BINS
-    quantised = [np.minimum((p * bins).astype(np.int64), bins - 1) for p in planes]
+    quantised = [np.minimum((p * bins).astype(np.intp), bins - 1) for p in planes]
     index = (quantised[0] * bins + quantised[1]) * bins + quantised[2]
-    liked = (sample / max(float(sample.sum()), 1.0) * (1 - SIDE_SHARE)
+    liked = (sample / max(float(sample.sum()), 1.0) * (1 - SIDE_SHARE - NEAR_SHARE)
+             + near / max(float(near.sum()), 1e-6) * NEAR_SHARE
              + target / max(float(target.sum()), 1.0) * SIDE_SHARE)
     like, unlike = _histogram(index, liked), _histogram(index, far)
     cost = -np.clip(np.log(like[index] + 1e-5) - np.log(unlike[index] + 1e-5), -COLOUR_CAP, COLOUR_CAP).astype(F32)
@@ -211,7 +213,8 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     cost[max(0, row - 1):row + 2, max(0, col - 1):col + 2] = -SEED
     cut = (min_cut(cost, weight_x, weight_y) > 0.5) & candidates
     cut[row, col] = True
-    return _connected(cut, candidates, row, col)
+    region = _connected(cut, candidates, row, col)
+    return _fill_enclosed(region, candidates, odds, float(np.median(odds[region])))
 
 
 def _connected(cut: np.ndarray, candidates: np.ndarray, row: int, col: int) -> np.ndarray:
@@ -225,3 +228,24 @@ def _connected(cut: np.ndarray, candidates: np.ndarray, row: int, col: int) -> n
     region = ids == ids[row, col]
     others = candidates & ~rim & ~region
     return region | (dilate(region, RIM + 1) & rim & ~dilate(others, RIM))
+
+
+def _fill_enclosed(region: np.ndarray, candidates: np.ndarray, odds: np.ndarray, level: float) -> np.ndarray:
+    """`region` with the candidates it encloses (touching nothing else, not the photo's
+    border) that the model saw as it saw the region (mean log-odds at least `level` -
+    MARGIN): the highlights on a spoon go with the spoon; a ring's hole the model saw as
+    background stays."""
+    rest = candidates & ~region
+    if not rest.any():
+        return region
+    ids, _ = label(rest)
+    outside = ~(region | rest)
+    outside[0, :] = outside[-1, :] = outside[:, 0] = outside[:, -1] = True
+    open_ids = np.unique(ids[dilate(outside, 1) & rest])
+    enclosed = rest & ~np.isin(ids, open_ids)
+    if not enclosed.any():
+        return region
+    count = np.bincount(ids[enclosed], minlength=ids.max() + 1)
+    total = np.bincount(ids[enclosed], weights=odds[enclosed], minlength=ids.max() + 1)
+    alike = (count > 0) & (total >= (level - MARGIN) * np.maximum(count, 1))
+    return region | (enclosed & alike[np.maximum(ids, 0)])

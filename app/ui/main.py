@@ -246,6 +246,9 @@ class Page:
         job = self.queue.get(self.shown)
         if job is None:
             return
+        if job.state != state.DONE:
+            self.status.say(text.EDIT_WAITS)
+            return
         job.history.add(edit)
         asyncio.create_task(self.send_edits(job))
 
@@ -275,6 +278,12 @@ class Page:
                 return
             if not result.ok:
                 self.status.say(text.failure(result.kind, result.error, job.name), error=True)
+                return
+            last = job.history.edits[-1] if job.history.edits else None
+            if not result.changed and last is not None and last.get("kind") == "pick":
+                job.history.withdraw()          # a click on nothing to change is not an edit
+                self.editor.show_history(job.history)
+                self.status.say(text.nothing_to_pick(last.get("keep")))
                 return
             self.view.draw(result)
             self.editor.render()

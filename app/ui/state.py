@@ -212,6 +212,13 @@ class History:
         if self.edits:
             self._change([])
 
+    def withdraw(self):
+        """Forget the last change as if it had never been made (no redo brings it back):
+        for an edit that changed nothing."""
+        if self._past:
+            self.edits = self._past.pop()
+        return self.edits
+
     def can_undo(self):
         return bool(self._past)
 

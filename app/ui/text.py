@@ -206,6 +206,17 @@ NOT_A_FILE = ("That was a link, not a file: Cutout never downloads from other si
               "Save the image to your device, then drop or choose the file.")
 
 
+def nothing_to_pick(keep):
+    """After a Keep part / Drop part click that found nothing to change."""
+    if keep:
+        return "Nothing to keep there: that part is already in the cutout. Click where something is missing."
+    return "Nothing to drop there: that part is already transparent. Click on what should go."
+
+
+# While the photo on screen is still being cut out, the editor waits for it.
+EDIT_WAITS = "Wait for the cutout: edits apply once it is done."
+
+
 def edits_line(count):
     """After a mask edit: `Done. 3 edits on this photo (Ctrl+Z undoes).`"""
     if not count:

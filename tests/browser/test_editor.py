@@ -96,6 +96,24 @@ def test_a_click_with_drop_part_takes_the_spoon_and_leaves_the_cup(app, tmp_path
     assert kept[spoon[1], spoon[0]] > 200
 
 
+def test_a_click_on_nothing_to_change_says_so_and_is_not_an_edit(app, tmp_path):
+    """"Drop part" on the transparent background and "Keep part" on the cup change nothing:
+    the page says why in words, the download is the first one bit for bit, no edit is
+    counted, and Ctrl+Z has nothing to undo."""
+    first = app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "first.png")
+    for tool, where, words in (("Drop part", (20, 380), "Nothing to drop there"),
+                               ("Keep part", (290, 60), "Nothing to keep there")):
+        choose_tool(app, tool)
+        app.mark()
+        app.page.mouse.click(*client_point(app, *where))
+        app.wait_result()
+        assert app.status.startswith(words), app.status
+    assert app.page.locator("#undo").is_disabled() and app.page.locator("#redo").is_disabled()
+    app.page.keyboard.press("Control+z")
+    after = app.download(tmp_path / "after.png")
+    np.testing.assert_array_equal(np.asarray(after), np.asarray(first))
+
+
 def test_the_mask_view_the_unsure_view_and_zoom(app, tmp_path):
     """View → Mask shows the alpha alone (white subject on black); View → Unsure areas
     marks the model's doubts in red over the cutout; "100 %" shows the photo's own

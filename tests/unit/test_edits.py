@@ -359,6 +359,19 @@ def test_pick_keep_on_a_faint_part_does_not_flood_a_background_of_its_colour():
     assert (out[~near(part, 4)] == 0).all()
 
 
+def test_replay_says_whether_the_last_edit_changed_anything():
+    """`Replay.last_changed`: false after a click on nothing to change, true after one
+    that changed pixels, and right again after an undo."""
+    photo, alpha, mask, plant, pot = plant_and_pot()
+    replay = Replay(alpha, photo, mask)
+    replay.alpha_for([Pick(10, 10, keep=False)])
+    assert not replay.last_changed()
+    replay.alpha_for([Pick(10, 10, keep=False), Pick(120, 230, keep=False)])
+    assert replay.last_changed()
+    replay.alpha_for([Pick(10, 10, keep=False)])
+    assert not replay.last_changed()
+
+
 def random_edit(rng, height, width):
     if rng.random() < 0.25:
         return Pick(float(rng.uniform(0, width)), float(rng.uniform(0, height)), keep=bool(rng.random() < 0.5))

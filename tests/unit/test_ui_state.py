@@ -128,6 +128,22 @@ def test_edits_undo_and_redo_without_limit_and_a_reset_is_undoable():
     assert history.undo()[-1] == {"n": "new"}
 
 
+def test_an_edit_that_changed_nothing_is_withdrawn_without_a_redo():
+    """A click that found nothing to change is taken back as if never made: the edits
+    and the undo steps are those before it, and no redo brings it back; a redo waiting
+    before it stays gone (a new edit was made)."""
+    from app.ui.state import History
+
+    history = History()
+    history.add({"n": 1})
+    history.add({"n": 2})
+    history.undo()
+    history.add({"pick": "nothing"})
+    history.withdraw()
+    assert history.edits == [{"n": 1}] and not history.can_redo()
+    assert history.undo() == [] and history.redo() == [{"n": 1}]
+
+
 @pytest.mark.parametrize("shown, direction, expected", [
     (0.37, 1, 0.5), (0.37, -1, 0.25), (1.0, 1, 2.0), (1.0, -1, 0.5), (8.0, 1, 8.0), (0.125, -1, 0.125),
     (0.5, 1, 1.0),
