@@ -254,6 +254,12 @@ class Engine:
         replay = self.replays.get(job, (None, None, None, None))[1]
         return replay is None or replay.last_changed()
 
+    def last_edit_change(self, job: int):
+        """Where the last of `job`'s mask edits changed the cutout (`Replay.last_change`),
+        or None."""
+        replay = self.replays.get(job, (None, None, None, None))[1]
+        return None if replay is None else replay.last_change()
+
     def edited(self, job: int, edits: list) -> pipeline.Cutout:
         """`job`'s kept cutout with the user's mask `edits` (`app.core.edits`) applied, at
         full resolution; the kept cutout itself when there are none."""

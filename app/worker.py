@@ -56,6 +56,10 @@ def _typed_array(data, kind=js.Uint8Array):
     return array
 
 
+# The overlays' colours: where the model was unsure, and where the last edit changed the cutout.
+UNSURE_COLOUR = (230, 40, 0)
+CHANGE_COLOUR = (0, 190, 255)
+
 # Bytes of an image copied to JavaScript at a time (`_pixels`).
 PIXEL_STRIP = 1 << 22
 
@@ -194,7 +198,7 @@ def restyle(job, options_json: str = "", edits_json: str = ""):
 def edit(job, edits_json: str = ""):
     """`job`'s cutout with the user's mask edits (strokes, picks: `app.core.edits`), the
     whole list each time (undo is a shorter list); same reply as `cutout`, and `changed`:
-    whether the last edit changed any pixel."""
+    whether the last edit changed any pixel, `change`: where (a small mask), if it did."""
     try:
         started = time.perf_counter()
         result = ENGINE.edited(int(job), _edits(edits_json))
@@ -204,7 +208,20 @@ def edit(job, edits_json: str = ""):
     reply = _result(job, ENGINE.session, result)
     reply.timings = _to_js({"edit": round(seconds, 4)})
     reply.changed = ENGINE.last_edit_changed(int(job))
+    change = ENGINE.last_edit_change(int(job))   # where, for the page to show a moment
+    reply.change = None if change is None else _overlay(change, CHANGE_COLOUR)
     return reply
+
+
+def _overlay(level, colour) -> object:
+    """{width, height, rgba}: `colour` (R, G, B) with `level` (H, W) uint8 as its alpha,
+    for the page to lay over the cutout."""
+    height, width = level.shape
+    overlay = np.zeros((height, width, 4), np.uint8)
+    overlay[..., :3] = colour
+    overlay[..., 3] = level
+    return _to_js({"ok": True, "width": width, "height": height,
+                   "rgba": _typed_array(overlay.reshape(-1), js.Uint8ClampedArray)})
 
 
 def unsure(job, longest: int = 2048):
@@ -216,14 +233,9 @@ def unsure(job, longest: int = 2048):
         scale = min(1.0, int(longest) / max(width, height))
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         level = mask_edits.uncertainty(cutout.mask, size)
-        overlay = np.zeros((size[1], size[0], 4), np.uint8)
-        overlay[..., 0] = 230
-        overlay[..., 1] = 40
-        overlay[..., 3] = level
     except Exception as exc:
         return _failure(exc)
-    return _to_js({"ok": True, "width": size[0], "height": size[1],
-                   "rgba": _typed_array(overlay.reshape(-1), js.Uint8ClampedArray)})
+    return _overlay(level, UNSURE_COLOUR)
 
 
 def _edits(edits_json) -> list:

@@ -80,6 +80,7 @@ MAX_POINTS = 100_000                     # points in one stroke
 MAX_COORD = 1e6                          # |x|, |y| of a point (points may lie off the photo)
 TILE = 128                               # a stroke's coverage is kept in tiles of this side
 RUN_SIDE = 256                           # a stroke is rasterised in runs of points this close
+CHANGE_SIDE = 1024                       # what the last edit changed is shown at most this long
 
 # Snap.
 CORE = 0.2              # the stroke is sure within max(1, CORE * radius) of its centre line
@@ -349,6 +350,20 @@ class Replay:
         """Whether the last edit applied changed any pixel (True when none was applied,
         or its undo entry was forgotten)."""
         return not self.log or self.log[-1] is None or bool(self.log[-1])
+
+    def last_change(self, longest: int = CHANGE_SIDE) -> np.ndarray | None:
+        """Where the last edit applied changed alpha, as a uint8 mask (255 changed) of
+        the photo scaled to at most `longest` pixels long (a cell is marked if any of
+        its pixels changed), or None when it changed nothing or is not known."""
+        if not self.log or not self.log[-1]:
+            return None
+        height, width = self.alpha.shape
+        scale = min(1.0, longest / max(height, width))
+        out = np.zeros((max(1, round(height * scale)), max(1, round(width * scale))), np.uint8)
+        for top, left, before in self.log[-1]:
+            rows, cols = np.nonzero(before != self.alpha[top:top + before.shape[0], left:left + before.shape[1]])
+            out[((rows + top) * scale).astype(np.intp), ((cols + left) * scale).astype(np.intp)] = 255
+        return out if out.any() else None
 
     def _reset(self):
         self.alpha[:] = self.base

@@ -250,7 +250,7 @@ class Page:
             self.status.say(text.EDIT_WAITS)
             return
         job.history.add(edit)
-        asyncio.create_task(self.send_edits(job))
+        asyncio.create_task(self.send_edits(job, show_change=True))
 
     def change_edits(self, how):
         job = self.queue.get(self.shown) if self.shown is not None else None
@@ -263,8 +263,9 @@ class Page:
         getattr(history, how)()
         asyncio.create_task(self.send_edits(job))
 
-    async def send_edits(self, job):
-        """The photo on screen with its edits as they are now (the worker replays them)."""
+    async def send_edits(self, job, show_change=False):
+        """The photo on screen with its edits as they are now (the worker replays them);
+        `show_change`: for a new edit, where it changed the cutout is shown a moment."""
         self.editor.show_history(job.history)
         self.action += 1
         self.view.mark_request(self.action)
@@ -287,6 +288,10 @@ class Page:
                 return
             self.view.draw(result)
             self.editor.render()
+            if show_change and result.change:
+                self.editor.show_change(result.change)
+            else:
+                self.editor.hide_change()
             if await self.export_shown() is not None and mine == self.edits_sent:
                 self.status.say(text.edits_line(len(job.history.edits)))
         except Exception as exc:

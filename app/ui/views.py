@@ -450,6 +450,19 @@ class EditorView:
             self.layers.style.width = "{}px".format(int(width * zoom))
         self.viewport.classList.toggle("zoomed", zoom is not None)
 
+    def show_change(self, change):
+        """Where the last edit changed the cutout (`change`: {width, height, rgba}), laid
+        over it for a moment (the style fades it; `hide_change` takes it away)."""
+        canvas = element("change")
+        canvas.width, canvas.height = change.width, change.height
+        canvas.getContext("2d").putImageData(window.ImageData.new(change.rgba, change.width, change.height), 0, 0)
+        canvas.classList.remove("shown")
+        canvas.getBoundingClientRect()          # a layout between: the fade starts again
+        canvas.classList.add("shown")
+
+    def hide_change(self):
+        element("change").classList.remove("shown")
+
     def draw_overlay(self):
         """The mask alone (white where kept, over black), or the cutout with the model's
         unsure areas in red. Drawn by the canvas itself: no pixel loop here."""

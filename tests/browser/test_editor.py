@@ -5,6 +5,8 @@ the user downloads, not the page's internals.
 """
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -73,9 +75,25 @@ def test_an_erase_stroke_changes_the_download_where_painted_and_undo_restores_it
     np.testing.assert_array_equal(np.asarray(redone), np.asarray(erased))
 
 
+def shown_change(app) -> np.ndarray:
+    """The "what changed" layer as the user sees it: once shown, its alpha (0 where
+    nothing changed), at the layer's own size."""
+    app.page.wait_for_function("document.querySelector('#change').classList.contains('shown')")
+    encoded = app.page.evaluate("""() => {
+        const canvas = document.querySelector('#change');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        let bytes = '';
+        for (let i = 3; i < data.length; i += 4) bytes += String.fromCharCode(data[i]);
+        return [canvas.width, canvas.height, btoa(bytes)];
+    }""")
+    width, height, data = encoded
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width)
+
+
 def test_a_click_with_drop_part_takes_the_spoon_and_leaves_the_cup(app, tmp_path):
     """"Drop part", one click on the spoon: the downloaded cutout has no spoon, and the
-    cup and saucer are as they were; "Keep part" on the same spot brings it back."""
+    cup and saucer are as they were; the page shows where the click changed the cutout
+    (the spoon, nothing else); "Keep part" on the same spot brings it back."""
     first = app.cutout(photos.save(tmp_path / "coffee.png", "coffee"), tmp_path / "first.png")
     before = alpha(first)
     spoon, cup, saucer = (365, 290), (290, 60), (120, 250)
@@ -89,6 +107,10 @@ def test_a_click_with_drop_part_takes_the_spoon_and_leaves_the_cup(app, tmp_path
         assert dropped[y, x] == before[y, x], (x, y)
     changed = np.abs(dropped - before) > 8
     assert 0 < changed.sum() < 0.15 * (before > 128).sum(), changed.sum()
+    marked = shown_change(app) > 0
+    assert marked.shape == before.shape
+    assert marked[spoon[1], spoon[0]] and not any(marked[y, x] for x, y in (cup, saucer))
+    np.testing.assert_array_equal(marked, dropped != before)
     choose_tool(app, "Keep part")
     app.mark()
     app.page.mouse.click(*client_point(app, *spoon))
@@ -108,6 +130,7 @@ def test_a_click_on_nothing_to_change_says_so_and_is_not_an_edit(app, tmp_path):
         app.page.mouse.click(*client_point(app, *where))
         app.wait_result()
         assert app.status.startswith(words), app.status
+        assert app.page.locator("#change.shown").count() == 0, "nothing changed, nothing to show"
     assert app.page.locator("#undo").is_disabled() and app.page.locator("#redo").is_disabled()
     app.page.keyboard.press("Control+z")
     after = app.download(tmp_path / "after.png")

@@ -372,6 +372,22 @@ def test_replay_says_whether_the_last_edit_changed_anything():
     assert not replay.last_changed()
 
 
+def test_replay_shows_where_the_last_edit_changed_the_cutout():
+    """`Replay.last_change`: a small mask of the pot after a drop click on it (nothing of
+    the plant away from where they meet), scaled to the longest side asked; None after a
+    click that changed nothing."""
+    photo, alpha, mask, plant, pot = plant_and_pot()
+    replay = Replay(alpha, photo, mask)
+    replay.alpha_for([Pick(120, 230, keep=False)])
+    change = replay.last_change(longest=150)
+    assert change.shape == (150, 120)
+    small = lambda m: np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((120, 150), Image.Resampling.BOX))
+    assert (change[small(pot & ~near(plant, 3)) == 255] == 255).all()
+    assert not change[small(~near(pot, 4)) > 0].any()
+    replay.alpha_for([Pick(120, 230, keep=False), Pick(10, 10, keep=False)])
+    assert replay.last_change() is None
+
+
 def random_edit(rng, height, width):
     if rng.random() < 0.25:
         return Pick(float(rng.uniform(0, width)), float(rng.uniform(0, height)), keep=bool(rng.random() < 0.5))
