@@ -14,18 +14,23 @@ photo's own mean contrast), so the region's border follows the photo's edges:
 
 - *Colour*: histograms (COLOUR_BINS per channel) of the click's own colour sample
   (candidates within SAMPLE_RADIUS of it and within SAMPLE_TOL of its colour), mixed
-  with SIDE_SHARE of the target side's colours, against the colours of the candidates
-  far from the click. "Far" is geodesic (`grid.geodesic_distance`, each step costing a
-  pixel plus the colour and model changes it crosses), so the region's own colours are
-  not counted against it when it is large.
+  with NEAR_SHARE of the candidates near the click and SIDE_SHARE of the target side's
+  colours, against the colours of the candidates far from the click, the vote capped
+  at COLOUR_CAP. "Near" and "far" are geodesic (`grid.geodesic_distance`, each step
+  costing a little per pixel plus the colour change beyond the photo's noise and the
+  model's change it crosses), so a part of several colours bounded by edges (a spoon's
+  reflections) is one part, and the region's own colours are not counted against it.
 - *The model's mask*, as log-odds for the target side (`evidence`): when the click's
   value stands well above the candidates' typical one (by EVIDENCE) and the far
   candidates rarely reach it (fewer than CONFUSED), the model saw something there
   that it did not dare call the subject (faint leaves, a dark sweater, a half-kept
   fringe): candidates down to a level halfway between the click and the far
-  candidates count as like it, with MASK_WEIGHT. Otherwise the mask says nothing and
+  candidates' upper tail (FAR_QUANTILE of those unlike the click) count as like it,
+  with MASK_WEIGHT. Otherwise the mask says nothing and
   every pixel pays NO_EVIDENCE_COST, so colour alone must carry the region: it stays
-  small unless the colours are clear.
+  small unless the colours are clear. Such a region is cut twice, the second time with
+  the colours of the first cut (as GrabCut does), and closed at CLOSE of its size, so a
+  part of many colours (a spoon's reflections) goes whole, not as scattered patches.
 - *Reach*: beyond REACH times the click's depth (its distance from the target side),
   each pixel pays more with the square of its distance: a click a few pixels from the
   subject's edge changes that stretch of edge, not the whole outline.
@@ -33,8 +38,9 @@ photo's own mean contrast), so the region's border follows the photo's edges:
 The click's own neighbourhood is always included; of the cut, only the part connected
 to the click is kept, its connection found without the candidates within RIM pixels
 of the target side (the model's ordinary soft edge, all along every outline, must not
-join a region to distant parts of the outline). Photos whose working size is above
-PICK_SIDE are solved at that size and the region resized back.
+join a region to distant parts of the outline); the candidates the region encloses
+that the model saw as it saw the region go with it (a spoon's highlights). Photos whose
+working size is above PICK_SIDE are solved at that size and the region resized back.
 
 Limits: one click carries one colour family and one level of the model's belief; a
 part the model missed entirely (log-odds as low as the background's) whose colours
@@ -51,22 +57,23 @@ import numpy as np
 from PIL import Image
 
 from .cleanup import label
-from .filters import F32, box, dilate
+from .filters import F32, box, dilate, erode
 from .grid import geodesic_distance, min_cut
 
 PICK_SIDE = 384           # the region is solved at most this long, working pixels
 COLOUR_BINS = 16          # colour histograms: bins per channel
 SAMPLE_RADIUS = 0.015     # the click's colour sample: within this fraction of the long side (>= 3 px)...
 SAMPLE_TOL = 0.1          # ...and this close (RGB in [0, 1]) to the click's colour
-COLOUR_CAP = 2.0          # the colours vote at most this (log-likelihood ratio), so the mask can outvote them
-NEAR_SHARE = 0.2         # ...this share from the candidates geodesically near it (a part of several colours)
-SIDE_SHARE = 0.3          # share of the target side's colours in the click's colour model
+NEAR_SHARE = 0.2          # the click's colour model: this share from the candidates geodesically near...
+SIDE_SHARE = 0.3          # ...this share from the target side, the rest from the sample
+COLOUR_CAP = 2.0          # the colours vote at most this (log-likelihood ratio): the mask can outvote them
 NEAR = 0.05               # geodesic distance scale of "near the click", fraction of the long side
-EDGE_STEP = 10.0          # geodesic step cost: 1 + this x squared colour change / its mean...
-MASK_STEP = 2.0           # ...+ this x the change of the model's log-odds
+STEP = 0.02               # geodesic step cost: this per pixel, plus...
+EDGE_STEP = 10.0          # ...this x (squared colour change beyond twice the photo's median) / its mean...
+MASK_STEP = 2.0           # ...plus this x the change of the model's log-odds
 EVIDENCE = 3.0            # the mask counts when the click's log-odds exceed the candidates' median by this...
 CONFUSED = 0.5            # ...and fewer than this share of the far candidates reach the level
-FAR_QUANTILE = 0.9
+FAR_QUANTILE = 0.9        # the far candidates' level: this quantile of those unlike the click
 MARGIN = 1.0              # the level is at least this far below the click's log-odds
 SPAN = 2.0                # log-odds over which the mask's vote goes from "like" to "unlike" (at least)
 MASK_WEIGHT = 2.0         # the mask's vote, in units of the colour log-likelihood ratio
@@ -75,12 +82,10 @@ REACH = 8.0               # free reach in multiples of the click's depth (at lea
 MIN_REACH = 4.0
 REACH_COST = 1.0          # ...then this times (distance / reach)^2 - 1
 BOUNDARY = 1.0            # weight of separating two pixels of the same colour
+CLOSE = 0.1               # a colour-only region is closed at this x the square root of its area
 RIM = 2                   # candidates this close to the target side do not connect a region
 SEED = 50.0               # the click's own pixels: taken whatever they cost
 LOGIT_FLOOR = 1e-5        # the mask's log-odds are taken within [floor, 1 - floor]
-STEP_PIXEL = 0.02
-WALK_SMOOTH = 0
-NOISE_FREE = 2.0
 WALL = 1e9                # a geodesic step into the target side (finite: the scans subtract sums)
 
 
@@ -149,20 +154,13 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     mean_step = max(float((step_x.sum() + step_y.sum()) / (step_x.size + step_y.size)), 1e-6)
     weight_x = (BOUNDARY * np.exp(step_x * F32(-0.5 / mean_step))).astype(F32)
     weight_y = (BOUNDARY * np.exp(step_y * F32(-0.5 / mean_step))).astype(F32)
-    # Near and far from the click: geodesic, within the candidates.
-    if WALK_SMOOTH:
-        smooth = [box(p, WALK_SMOOTH) for p in planes]
-        walk_sx = sum(np.square(p[:, 1:] - p[:, :-1]) for p in smooth)
-        walk_sy = sum(np.square(p[1:] - p[:-1]) for p in smooth)
-        mean_walk = max(float((walk_sx.sum() + walk_sy.sum()) / (walk_sx.size + walk_sy.size)), 1e-6)
-    else:
-        walk_sx, walk_sy, mean_walk = step_x, step_y, mean_step
-    if NOISE_FREE:
-        noise = float(np.median(np.concatenate([walk_sx.ravel(), walk_sy.ravel()])))
-        walk_sx = np.maximum(walk_sx - F32(NOISE_FREE * noise), 0)
-        walk_sy = np.maximum(walk_sy - F32(NOISE_FREE * noise), 0)
-    walk_x = STEP_PIXEL + EDGE_STEP / mean_walk * walk_sx + MASK_STEP * np.abs(odds[:, 1:] - odds[:, :-1])
-    walk_y = STEP_PIXEL + EDGE_STEP / mean_walk * walk_sy + MASK_STEP * np.abs(odds[1:] - odds[:-1])
+    # Near and far from the click: geodesic, within the candidates; colour steps count
+    # beyond the photo's noise (twice its median step), so a flat area is one place.
+    noise = F32(2 * np.median(np.concatenate([step_x.ravel(), step_y.ravel()])))
+    walk_x = (STEP + EDGE_STEP / mean_step * np.maximum(step_x - noise, 0)
+              + MASK_STEP * np.abs(odds[:, 1:] - odds[:, :-1]))
+    walk_y = (STEP + EDGE_STEP / mean_step * np.maximum(step_y - noise, 0)
+              + MASK_STEP * np.abs(odds[1:] - odds[:-1]))
     walk_x[target[:, 1:] | target[:, :-1]] = WALL
     walk_y[target[1:] | target[:-1]] = WALL
     seed = np.zeros((height, width), bool)
@@ -181,14 +179,12 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     sample = candidates & (reach <= radius) & (apart < SAMPLE_TOL) & (distance < 3 * radius)
     sample[row, col] = True
     # Colour: the click's sample (and the target side's colours) against the far candidates.
-    bins = COLOUR_BINS
-    quantised = [np.minimum((p * bins).astype(np.intp), bins - 1) for p in planes]
-    index = (quantised[0] * bins + quantised[1]) * bins + quantised[2]
+    index = _colour_index(planes)
     liked = (sample / max(float(sample.sum()), 1.0) * (1 - SIDE_SHARE - NEAR_SHARE)
              + near / max(float(near.sum()), 1e-6) * NEAR_SHARE
              + target / max(float(target.sum()), 1.0) * SIDE_SHARE)
-    like, unlike = _histogram(index, liked), _histogram(index, far)
-    cost = -np.clip(np.log(like[index] + 1e-5) - np.log(unlike[index] + 1e-5), -COLOUR_CAP, COLOUR_CAP).astype(F32)
+    colour_cost = _colour_cost(index, liked, far)
+    cost = colour_cost.copy()
     # The model's mask, where it tells the click's part from the rest.
     at_click = float(np.median(odds[sample]))
     unlike_click = (far > 0.5) & (odds < at_click - MARGIN)
@@ -196,7 +192,8 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     level_cut = min(at_click - MARGIN, (at_click + far_level) / 2)
     reached = float((far * (odds >= level_cut)).sum() / max(float(far.sum()), 1e-6))
     typical = float(np.median(odds[candidates])) if candidates.any() else at_click
-    if at_click - typical >= EVIDENCE and reached < CONFUSED:
+    has_evidence = at_click - typical >= EVIDENCE and reached < CONFUSED
+    if has_evidence:
         span = max(SPAN, (at_click - level_cut) / 2)
         cost += MASK_WEIGHT * np.clip((level_cut - odds) / F32(span), -1, 1)
     else:
@@ -210,11 +207,41 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     cost[~candidates] = -SEED
     close = sample & (distance < radius)
     cost[close] = np.minimum(cost[close], -1)
+    region = _cut(cost, weight_x, weight_y, candidates, row, col)
+    if not has_evidence:
+        # Colour alone carries the region: learn its colours from the first cut and cut
+        # again (as GrabCut does), then close it at CLOSE of its size: a reflective
+        # spoon's highlights and reflections go with the spoon, not a scatter of patches.
+        refit = _colour_cost(index, region / max(float(region.sum()), 1.0) * (1 - SIDE_SHARE)
+                             + target / max(float(target.sum()), 1.0) * SIDE_SHARE, far * ~region)
+        region = _cut(cost - colour_cost + refit, weight_x, weight_y, candidates, row, col)
+        closing = max(1, round(CLOSE * np.sqrt(region.sum())))
+        region |= erode(dilate(region, closing), closing) & candidates
+    return _fill_enclosed(region, candidates, odds, float(np.median(odds[region])))
+
+
+def _colour_index(planes) -> np.ndarray:
+    """Each pixel's colour histogram bin (COLOUR_BINS per channel)."""
+    bins = COLOUR_BINS
+    quantised = [np.minimum((p * bins).astype(np.intp), bins - 1) for p in planes]
+    return (quantised[0] * bins + quantised[1]) * bins + quantised[2]
+
+
+def _colour_cost(index, liked, unliked) -> np.ndarray:
+    """Each pixel's cost of joining the region by colour: minus the log-likelihood ratio
+    of the `liked` weights' colour histogram to the `unliked` ones', within COLOUR_CAP."""
+    like, unlike = _histogram(index, liked), _histogram(index, unliked)
+    ratio = np.log(like[index] + 1e-5) - np.log(unlike[index] + 1e-5)
+    return -np.clip(ratio, -COLOUR_CAP, COLOUR_CAP).astype(F32)
+
+
+def _cut(cost, weight_x, weight_y, candidates, row, col) -> np.ndarray:
+    """The minimum cut of `cost` (the click's own pixels always in), connected to the click."""
+    cost = cost.copy()
     cost[max(0, row - 1):row + 2, max(0, col - 1):col + 2] = -SEED
     cut = (min_cut(cost, weight_x, weight_y) > 0.5) & candidates
     cut[row, col] = True
-    region = _connected(cut, candidates, row, col)
-    return _fill_enclosed(region, candidates, odds, float(np.median(odds[region])))
+    return _connected(cut, candidates, row, col)
 
 
 def _connected(cut: np.ndarray, candidates: np.ndarray, row: int, col: int) -> np.ndarray:

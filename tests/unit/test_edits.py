@@ -239,6 +239,35 @@ def test_pick_drop_removes_the_pot_and_keeps_the_plant():
     assert np.array_equal(out[~near(pot, 4)], alpha[~near(pot, 4)])
 
 
+def test_pick_drop_takes_a_shiny_part_whole():
+    """A spoon on a saucer, both opaque and sure in the model's mask: a dark bowl full of
+    white highlights and reflections of the saucer's red (colours the saucer shows too).
+    A drop click on the bowl's dark metal takes the bowl whole (no scatter of highlights
+    left behind) and leaves the saucer as it was."""
+    y, x = np.mgrid[:240, :240] + 0.5
+    saucer = np.hypot(x - 120, y - 120) < 110
+    bowl = np.hypot((x - 140) / 28, (y - 140) / 36) < 1
+    rng = np.random.default_rng(3)
+    pixels = np.where(saucer[..., None], (0.62, 0.14, 0.08), (0.45, 0.3, 0.18)).astype(np.float32)
+    # The bowl: dark metal, a light rim, streaks of white and of the saucer's red.
+    pixels[bowl] = (0.18, 0.18, 0.2)
+    pixels[bowl & ~(np.hypot((x - 140) / 25, (y - 140) / 33) < 1)] = (0.8, 0.8, 0.82)
+    inner = np.hypot((x - 140) / 20, (y - 140) / 27) < 1
+    streak = lambda a, b, c, width: inner & (np.abs(a * x + b * y + c) / np.hypot(a, b) < width)
+    pixels[streak(1, 1, -262, 3) | streak(1, -0.3, -106, 2)] = (0.95, 0.95, 0.95)
+    pixels[streak(1, 0.2, -175, 4) | streak(0, 1, -160, 3)] = (0.5, 0.12, 0.07)
+    for cx, cy, r in ((60, 90, 6), (90, 200, 5), (175, 70, 8)):
+        pixels[np.hypot(x - cx, y - cy) < r] = (0.95, 0.95, 0.95)     # highlights on the saucer too
+    alpha = np.where(saucer, 255, 0).astype(np.uint8)
+    photo = photo_of(pixels, seed=int(rng.integers(100)))
+    out = apply_edits(alpha, photo, model_mask(saucer), [Pick(140, 136, keep=False)])
+    inside = bowl & ~near(~bowl, 3)
+    if (out[inside] > 40).any():
+        save_artifacts(before=Image.fromarray(alpha), after=Image.fromarray(out), photo=photo)
+    assert (out[inside] <= 40).all(), f"{(out[inside] > 40).sum()} pixels of the bowl left"
+    assert np.array_equal(out[~near(bowl, 4)], alpha[~near(bowl, 4)])
+
+
 def test_pick_drop_on_the_plant_removes_the_plant_only():
     """The same rule the other way round: a drop click on the plant keeps the pot."""
     photo, alpha, mask, plant, pot = plant_and_pot()
