@@ -125,11 +125,16 @@ def trimap(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     half saw); unsure regions inside the subject or far from any edge are the
     model's doubt about *what* the subject is, which colours cannot settle (a
     patterned skirt against a wooden wall), so they keep its alpha, made `crisp`.
-    The sure regions used to sample colours shrink by SURE_MARGIN.
+    The sure regions used to sample colours shrink by SURE_MARGIN, except where the
+    model is sure of a structure thinner than that (a mesh's wires, a fence's slats):
+    shrunk away, its colour would come from far off and the solve would fade it, so
+    such a structure is its own sample.
     """
     side = max(alpha.shape)
     margin = max(1, round(SURE_MARGIN * side))
-    fg = erode(alpha >= SURE_HIGH, margin)
+    confident = alpha >= SURE_HIGH
+    fg = erode(confident, margin)
+    fg |= confident & ~dilate(fg, margin + 1)      # thinner than the margin: its own sample
     bg = erode(alpha <= SURE_LOW, margin)
     half = alpha >= 0.5
 
