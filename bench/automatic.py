@@ -8,8 +8,11 @@ Rows per set and category, means over its photos:
 
     raw     the model's mask upscaled the reference way (bilinear), nothing else
     ours    `pipeline._postprocess` with `Options()` (plus --set): what `cutout` and the page give
-    flip    ours on the mean of the model's mask for the photo and for its mirror image
-            (test-time augmentation, merged before post-processing as `pipeline` does it)
+    flip*   ours on the model's masks for the photo and for its mirror image (test-time
+            augmentation), merged before post-processing (MERGES): flip the mean,
+            fliplogit the mean of log-odds, flipmax the more confident at each pixel,
+            flipgate the mean where the two agree (within 0.3 over 9 x 9 pixels) and
+            the photo's own mask where they do not
 
 and the columns plain MAE (against the unthresholded truth), SAD / 1000 and gradient error
 over the soft-alpha photos of the row (bench/metrics.matte_errors), IoU at 0.5, and each
@@ -39,6 +42,7 @@ from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, MaskCache, load_pairs, mod
 from metrics import matte_errors  # noqa: E402
 
 from app.core import pipeline, postprocess  # noqa: E402
+from app.core.filters import box  # noqa: E402
 
 WORSE = 0.005
 
@@ -68,10 +72,30 @@ def alphas(photo: Image.Image, raw: np.ndarray, flipped, options, variants) -> d
     out = {"raw": postprocess.upscale_mask(postprocess.normalise_mask(raw), photo.size)}
     if "ours" in variants:
         out["ours"] = np.asarray(pipeline._postprocess(photo, raw, options)[0].getchannel("A"))
-    if "flip" in variants:
-        merged = (postprocess.normalise_mask(raw) + postprocess.normalise_mask(flipped())) / 2
-        out["flip"] = np.asarray(pipeline._postprocess(photo, merged[None, None], options)[0].getchannel("A"))
+    for name in variants:
+        if name.startswith("flip"):
+            merged = MERGES[name](postprocess.normalise_mask(raw), postprocess.normalise_mask(flipped()))
+            out[name] = np.asarray(pipeline._postprocess(photo, merged[None, None], options)[0].getchannel("A"))
     return out
+
+
+def _logit(p):
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def _gated(a, b, width=0.3):
+    """The mean where the two agree to within `width`, the photo's own mask where they do not."""
+    disagree = box(np.abs(a - b).astype(np.float32), 4) > width
+    return np.where(disagree, a, (a + b) / 2)
+
+
+MERGES = {
+    "flip": lambda a, b: (a + b) / 2,
+    "flipgate": _gated,
+    "fliplogit": lambda a, b: 1 / (1 + np.exp(-(_logit(a) + _logit(b)) / 2)),
+    "flipmax": lambda a, b: np.where(np.abs(a - 0.5) >= np.abs(b - 0.5), a, b),
+}
 
 
 def score(alpha8: np.ndarray, truth8: np.ndarray, soft: bool) -> dict:
@@ -119,7 +143,7 @@ def main(argv=None) -> int:
     parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument("--per-subject", type=int, default=12)
     parser.add_argument("--generated", type=int, default=60)
-    parser.add_argument("--variants", default="ours,flip")
+    parser.add_argument("--variants", default="ours,flip", help="ours and any of " + ",".join(MERGES))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--only", default="", help="only photos whose category contains this")
     args = parser.parse_args(argv)
