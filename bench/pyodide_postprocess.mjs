@@ -9,8 +9,10 @@
 // browser worker. Prints one JSON line per size with the seconds per stage (best run),
 // the PNG encoding of the result ("encode") and a change of edge setting that reuses the
 // run's working results, as the page's restyle does (feather 2 px more: "restyle"), a Drop
-// part click where the model is surest ("pick": app.core.edits.Replay, the photo's working
-// planes included) and the edited cutout made from it as the worker sends it ("edited").
+// part click where the model is surest ("planes": the photo's working planes, made once a
+// photo; "pick": app.core.edits.Replay), the edited cutout made from it as the engine does
+// (a copy of the kept one, remade in the box the click changed: "edited") and made whole
+// ("edited_whole", as before 2026-12-07).
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,11 +89,19 @@ for mp in ${JSON.stringify(sizes)}:
         pick = edits.Pick((col + 0.5) * image.width / mask.shape[1], (row + 0.5) * image.height / mask.shape[0], False)
         replay = edits.Replay(alpha, image, mask)
         started = time.perf_counter()
-        changed = replay.alpha_for([pick]).copy()
+        replay.source.work()
+        timings["planes"] = time.perf_counter() - started
+        started = time.perf_counter()
+        changed = replay.alpha_for([pick])
         timings["pick"] = time.perf_counter() - started
         started = time.perf_counter()
-        pipeline.clear_hidden(edits.apply_to_cutout(cutout, image, changed))
+        box = replay.take_changed()
+        made = cutout.copy()
+        made.paste(edits.edited_cutout(cutout, image, changed, box), box[:2])
         timings["edited"] = time.perf_counter() - started
+        started = time.perf_counter()
+        edits.edited_cutout(cutout, image, changed)
+        timings["edited_whole"] = time.perf_counter() - started
         del reuse, cutout, replay
         if best is None or timings["total"] < best["total"]:
             best = timings

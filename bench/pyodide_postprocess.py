@@ -6,8 +6,9 @@ Picks a devset photo and its cached model mask (computing it once if needed),
 then runs bench/pyodide_postprocess.mjs under Node with the Pyodide and wheels
 that build.py put in dist/vendor/pyodide, and prints a table: the refine stages and
 their total, then the PNG encoding of the result (`encode`), a feather change that
-reuses the run's working results (`restyle`, what the page's edge settings cost), a Drop
-part click (`pick`) and the edited cutout the worker then sends (`edited`).
+reuses the run's working results (`restyle`, what the page's edge settings cost), the
+photo's working planes a first click makes (`planes`), a Drop part click (`pick`) and the
+edited cutout the worker then sends (`edited`: remade in the changed box; `edited_whole`).
 Pyodide here is single-threaded, like NumPy in the browser worker.
 """
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
         print(result.stderr, file=sys.stderr)
         return result.returncode
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    after = ("total", "encode", "restyle", "pick", "edited")
+    after = ("total", "encode", "restyle", "planes", "pick", "edited", "edited_whole")
     stages = [k for k in rows[0] if k not in ("size", "raw") + after]
     print(f"## post-processing under Pyodide 0.27.7 (Node, 1 thread), {pair.name} upscaled, "
           f"{args.model} mask: seconds, best of {args.repeats}")

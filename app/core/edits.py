@@ -57,6 +57,7 @@ Imports: NumPy, Pillow, `app.core` only.
     >>> replay = Replay(refined_alpha, photo, cutout.mask)
     >>> alpha = replay.alpha_for(edits)          # later: alpha_for(edits[:-1]) undoes one
     >>> rgba = apply_to_cutout(cutout.image, photo, alpha)
+    >>> rgba = edited_cutout(cutout.image, photo, alpha, box)  # hidden cleared, inside box
 """
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ from PIL import Image
 from .filters import F32, block_means, box, dilate, erode, grey_dilate, grey_erode, resize
 from .matting import (SURE_HIGH, SURE_LOW, Sampler, apply_coefficients, guided_coefficients,
                       local_colour, local_colour_at, planes_of)
-from .pick import find_region
-from .postprocess import to_alpha8
+from .pick import find_region, scene as pick_scene
+from .postprocess import clear_hidden, to_alpha8
 from .refine import working_size
 
 MODES = ("restore", "erase")
@@ -238,6 +239,7 @@ class _Photo:
         self.photo = photo
         self.model_mask = np.asarray(model_mask, dtype=F32)
         self._work = None
+        self._scene = None
 
     def work(self):
         """(working size, the photo's planes in [0, 1], the model mask) at the working size."""
@@ -248,6 +250,13 @@ class _Photo:
             mask = np.clip(resize(self.model_mask, size), 0, 1)
             self._work = (size, planes, mask)
         return self._work
+
+    def scene(self):
+        """The working planes and mask as picks solve them (`pick.scene`), made once."""
+        if self._scene is None:
+            _, planes, mask = self.work()
+            self._scene = pick_scene(planes, mask)
+        return self._scene
 
     def planes(self, box_: tuple[int, int, int, int]) -> list[np.ndarray]:
         """The photo's planes in [0, 1] inside (left, top, right, bottom)."""
@@ -317,6 +326,7 @@ class Replay:
         self.log: list[list[Patch] | None] = []      # None: forgotten
         self.logged = 0                               # bytes in the log
         self.replayed = 0                             # edits applied so far (for tests, timings)
+        self.changed: list[int] | None = None         # [top, left, bottom, right] changed since taken
 
     def alpha_for(self, edits) -> np.ndarray:
         """The alpha for `edits`, equal to `apply_edits` from scratch. A read-only view of
@@ -334,9 +344,12 @@ class Replay:
             for top, left, pixels in reversed(self.log.pop()):
                 self.alpha[top:top + pixels.shape[0], left:left + pixels.shape[1]] = pixels
                 self.logged -= pixels.nbytes
+                self._mark(top, left, pixels.shape)
             self.applied.pop()
         for edit in edits[common:]:
             patches = _apply(self.alpha, self.source, edit)
+            for top, left, pixels in patches:
+                self._mark(top, left, pixels.shape)
             self.replayed += 1
             self.applied.append(edit)
             self.log.append(patches)
@@ -365,8 +378,23 @@ class Replay:
             out[((rows + top) * scale).astype(np.intp), ((cols + left) * scale).astype(np.intp)] = 255
         return out if out.any() else None
 
+    def take_changed(self) -> tuple[int, int, int, int] | None:
+        """The box (left, top, right, bottom) that holds every pixel of alpha changed since
+        the last call (or since the replay began), or None if none was; then forgets it."""
+        changed, self.changed = self.changed, None
+        return None if changed is None else (changed[1], changed[0], changed[3], changed[2])
+
+    def _mark(self, top: int, left: int, shape: tuple[int, int]):
+        bottom, right = top + shape[0], left + shape[1]
+        if self.changed is None:
+            self.changed = [top, left, bottom, right]
+        else:
+            box = self.changed
+            box[:] = min(box[0], top), min(box[1], left), max(box[2], bottom), max(box[3], right)
+
     def _reset(self):
         self.alpha[:] = self.base
+        self._mark(0, 0, self.alpha.shape)
         self.applied, self.log, self.logged = [], [], 0
 
     def _forget(self):
@@ -592,7 +620,7 @@ def _pick_region(alpha: np.ndarray, source: _Photo, pick: Pick):
     level = small.astype(F32) * F32(1 / 255)
     col = min(size[0] - 1, int(pick.x * size[0] / width))
     row = min(size[1] - 1, int(pick.y * size[1] / height))
-    region = find_region(level, planes, mask, row, col, pick.keep)
+    region = find_region(level, planes, mask, row, col, pick.keep, source.scene())
     if region is None:
         return None
     return region, (level < 0.5) if pick.keep else (level >= 0.5)
@@ -690,6 +718,19 @@ def uncertainty(model_mask: np.ndarray, size: tuple[int, int], low: float = SURE
     if image.size != tuple(size):
         image = image.resize(tuple(size), Image.Resampling.BILINEAR)
     return np.asarray(image)
+
+
+def edited_cutout(cutout_rgba: Image.Image, photo: Image.Image, alpha: np.ndarray,
+                  box: tuple[int, int, int, int] | None = None) -> Image.Image:
+    """The cutout the user gets after edits: `apply_to_cutout`, then what is fully
+    transparent made black (postprocess.clear_hidden); only the part inside `box`
+    (left, top, right, bottom) when given: each pixel depends on itself alone, so the
+    part equals that part of the whole (an edit remakes only the box it changed)."""
+    if box is not None:
+        left, top, right, bottom = box
+        cutout_rgba, photo, alpha = cutout_rgba.crop(box), photo.crop(box), alpha[top:bottom, left:right]
+    pixels = np.array(apply_to_cutout(cutout_rgba, photo, alpha))
+    return Image.fromarray(clear_hidden(pixels), "RGBA")
 
 
 def apply_to_cutout(cutout_rgba: Image.Image, photo: Image.Image, alpha: np.ndarray) -> Image.Image:

@@ -106,28 +106,37 @@ def _histogram(index: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return counts / max(float(counts.sum()), 1e-9)
 
 
-def _smaller(values, side: int):
-    """(planes, mask, level) resized so their long side is at most `side`."""
-    planes, mask, level = values
-    height, width = level.shape
+def _smaller(values: list, side: int) -> list:
+    """(H, W) arrays resized (box filter) so their long side is at most `side`."""
+    height, width = values[0].shape
     scale = side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    shrink = lambda a: np.asarray(Image.fromarray(np.asarray(a, F32), "F").resize(size, Image.Resampling.BOX))
-    return [shrink(p) for p in planes], shrink(mask), shrink(level)
+    return [np.asarray(Image.fromarray(np.asarray(a, F32), "F").resize(size, Image.Resampling.BOX)) for a in values]
+
+
+def scene(planes: list, mask: np.ndarray) -> tuple[list, np.ndarray]:
+    """The photo's planes and the model's mask as `find_region` solves them (at most
+    PICK_SIDE long): the same for every click on a photo, so a caller may keep them."""
+    if max(mask.shape) <= PICK_SIDE:
+        return planes, mask
+    *small_planes, small_mask = _smaller(list(planes) + [mask], PICK_SIDE)
+    return small_planes, small_mask
 
 
 def find_region(level: np.ndarray, planes: list, mask: np.ndarray, row: int, col: int,
-                keep: bool) -> np.ndarray | None:
+                keep: bool, solved_scene: tuple[list, np.ndarray] | None = None) -> np.ndarray | None:
     """The bool (H, W) region a click at (`row`, `col`) changes, all at the working
     resolution: `level` the current alpha in [0, 1], `planes` the photo's three colour
-    planes in [0, 1], `mask` the model's mask resized to them; None when the pixel under
-    the click is already on the target side (keep: at least 0.9; drop: at most 0.1)."""
+    planes in [0, 1], `mask` the model's mask resized to them (`solved_scene`: their
+    `scene`, if kept); None when the pixel under the click is already on the target
+    side (keep: at least 0.9; drop: at most 0.1)."""
     if not (level[row, col] < 0.9 if keep else level[row, col] > 0.1):
         return None
     height, width = level.shape
+    small_planes, small_mask = solved_scene or scene(planes, mask)
     if max(height, width) <= PICK_SIDE:
-        return _solve(level, planes, mask, row, col, keep)
-    small_planes, small_mask, small_level = _smaller((planes, mask, level), PICK_SIDE)
+        return _solve(level, small_planes, small_mask, row, col, keep)
+    small_level, = _smaller([level], PICK_SIDE)
     small_h, small_w = small_level.shape
     small_row = min(small_h - 1, int(row * small_h / height))
     small_col = min(small_w - 1, int(col * small_w / width))
@@ -214,7 +223,7 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
         # spoon's highlights and reflections go with the spoon, not a scatter of patches.
         refit = _colour_cost(index, region / max(float(region.sum()), 1.0) * (1 - SIDE_SHARE)
                              + target / max(float(target.sum()), 1.0) * SIDE_SHARE, far * ~region)
-        region = _cut(cost - colour_cost + refit, weight_x, weight_y, candidates, row, col)
+        region = _cut(cost - colour_cost + refit, weight_x, weight_y, candidates, row, col, region)
         closing = max(1, round(CLOSE * np.sqrt(region.sum())))
         region |= erode(dilate(region, closing), closing) & candidates
     return _fill_enclosed(region, candidates, odds, float(np.median(odds[region])))
@@ -235,11 +244,12 @@ def _colour_cost(index, liked, unliked) -> np.ndarray:
     return -np.clip(ratio, -COLOUR_CAP, COLOUR_CAP).astype(F32)
 
 
-def _cut(cost, weight_x, weight_y, candidates, row, col) -> np.ndarray:
-    """The minimum cut of `cost` (the click's own pixels always in), connected to the click."""
+def _cut(cost, weight_x, weight_y, candidates, row, col, start=None) -> np.ndarray:
+    """The minimum cut of `cost` (the click's own pixels always in), connected to the
+    click; `start`: a region to begin the solve from (a previous cut's)."""
     cost = cost.copy()
     cost[max(0, row - 1):row + 2, max(0, col - 1):col + 2] = -SEED
-    cut = (min_cut(cost, weight_x, weight_y) > 0.5) & candidates
+    cut = (min_cut(cost, weight_x, weight_y, start=start) > 0.5) & candidates
     cut[row, col] = True
     return _connected(cut, candidates, row, col)
 
