@@ -71,7 +71,7 @@ from PIL import Image
 from .filters import F32, block_means, box, dilate, erode, grey_dilate, grey_erode, resize
 from .matting import (SURE_HIGH, SURE_LOW, Sampler, apply_coefficients, guided_coefficients,
                       local_colour, local_colour_at, planes_of)
-from .pick import find_region, scene as pick_scene
+from .pick import candidates_of, find_region, scene as pick_scene
 from .postprocess import clear_hidden, to_alpha8
 from .refine import working_size
 
@@ -623,7 +623,7 @@ def _pick_region(alpha: np.ndarray, source: _Photo, pick: Pick):
     region = find_region(level, planes, mask, row, col, pick.keep, source.scene())
     if region is None:
         return None
-    return region, (level < 0.5) if pick.keep else (level >= 0.5)
+    return region, candidates_of(level, pick.keep)
 
 
 def _apply_pick(alpha: np.ndarray, source: _Photo, pick: Pick) -> list[Patch]:

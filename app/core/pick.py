@@ -123,6 +123,17 @@ def scene(planes: list, mask: np.ndarray) -> tuple[list, np.ndarray]:
     return small_planes, small_mask
 
 
+def candidates_of(level: np.ndarray, keep: bool) -> np.ndarray:
+    """The pixels a click may change: for keep those under half opaque, for drop the rest."""
+    return level < 0.5 if keep else level >= 0.5
+
+
+def _changeable(value: float, keep: bool) -> bool:
+    """Whether a click on a pixel at `value` has something to change (keep: below 0.9;
+    drop: above 0.1)."""
+    return value < 0.9 if keep else value > 0.1
+
+
 def find_region(level: np.ndarray, planes: list, mask: np.ndarray, row: int, col: int,
                 keep: bool, solved_scene: tuple[list, np.ndarray] | None = None) -> np.ndarray | None:
     """The bool (H, W) region a click at (`row`, `col`) changes, all at the working
@@ -130,7 +141,7 @@ def find_region(level: np.ndarray, planes: list, mask: np.ndarray, row: int, col
     planes in [0, 1], `mask` the model's mask resized to them (`solved_scene`: their
     `scene`, if kept); None when the pixel under the click is already on the target
     side (keep: at least 0.9; drop: at most 0.1)."""
-    if not (level[row, col] < 0.9 if keep else level[row, col] > 0.1):
+    if not _changeable(level[row, col], keep):
         return None
     height, width = level.shape
     small_planes, small_mask = solved_scene or scene(planes, mask)
@@ -140,13 +151,13 @@ def find_region(level: np.ndarray, planes: list, mask: np.ndarray, row: int, col
     small_h, small_w = small_level.shape
     small_row = min(small_h - 1, int(row * small_h / height))
     small_col = min(small_w - 1, int(col * small_w / width))
-    if not (small_level[small_row, small_col] < 0.9 if keep else small_level[small_row, small_col] > 0.1):
+    if not _changeable(small_level[small_row, small_col], keep):
         small_level = small_level.copy()
         small_level[small_row, small_col] = level[row, col]
     region = _solve(small_level, small_planes, small_mask, small_row, small_col, keep)
     grown = np.asarray(Image.fromarray(region.astype(np.uint8) * 255, "L").resize(
         (width, height), Image.Resampling.BILINEAR)) >= 128
-    grown &= (level < 0.5) if keep else (level >= 0.5)
+    grown &= candidates_of(level, keep)
     grown[row, col] = True
     return grown
 
@@ -154,7 +165,7 @@ def find_region(level: np.ndarray, planes: list, mask: np.ndarray, row: int, col
 def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     height, width = level.shape
     side = max(height, width)
-    candidates = level < 0.5 if keep else level >= 0.5
+    candidates = candidates_of(level, keep)
     target = ~candidates
     odds = evidence(mask, keep)
     # Contrast: squared colour steps between neighbours, and their mean.
