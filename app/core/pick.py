@@ -12,7 +12,7 @@ it belongs where it is, and charges for separating neighbours of similar colour 
 contrast-sensitive weights of Boykov and Jolly, exp(-beta |dI|^2), beta from the
 photo's own mean contrast), so the region's border follows the photo's edges:
 
-- *Colour*: histograms (COLOUR_BINS per channel) of the click's own colour sample
+- *Colour*: histograms (`colours`) of the click's own colour sample
   (candidates within SAMPLE_RADIUS of it and within SAMPLE_TOL of its colour), mixed
   with NEAR_SHARE of the candidates near the click and SIDE_SHARE of the target side's
   colours, against the colours of the candidates far from the click, the vote capped
@@ -56,12 +56,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from . import colours
 from .cleanup import label
 from .filters import F32, box, dilate, erode
 from .grid import geodesic_distance, min_cut
 
 PICK_SIDE = 384           # the region is solved at most this long, working pixels
-COLOUR_BINS = 16          # colour histograms: bins per channel
 SAMPLE_RADIUS = 0.015     # the click's colour sample: within this fraction of the long side (>= 3 px)...
 SAMPLE_TOL = 0.1          # ...and this close (RGB in [0, 1]) to the click's colour
 NEAR_SHARE = 0.2          # the click's colour model: this share from the candidates geodesically near...
@@ -94,16 +94,6 @@ def evidence(mask: np.ndarray, keep: bool) -> np.ndarray:
     clipped = np.clip(mask, LOGIT_FLOOR, 1 - LOGIT_FLOOR)
     odds = np.log(clipped / (1 - clipped)).astype(F32)
     return odds if keep else -odds
-
-
-def _histogram(index: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """A smoothed, normalised colour histogram (flat, COLOUR_BINS^3) of `weight` at `index`."""
-    bins = COLOUR_BINS
-    counts = np.bincount(index.ravel(), weights=weight.ravel(), minlength=bins ** 3).reshape(bins, bins, bins)
-    for axis in range(3):
-        counts = (np.roll(counts, 1, axis) + 2 * counts + np.roll(counts, -1, axis)) / 4
-    counts = counts.ravel()
-    return counts / max(float(counts.sum()), 1e-9)
 
 
 def _smaller(values: list, side: int) -> list:
@@ -199,7 +189,7 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     sample = candidates & (reach <= radius) & (apart < SAMPLE_TOL) & (distance < 3 * radius)
     sample[row, col] = True
     # Colour: the click's sample (and the target side's colours) against the far candidates.
-    index = _colour_index(planes)
+    index = colours.colour_index(planes)
     liked = (sample / max(float(sample.sum()), 1.0) * (1 - SIDE_SHARE - NEAR_SHARE)
              + near / max(float(near.sum()), 1e-6) * NEAR_SHARE
              + target / max(float(target.sum()), 1.0) * SIDE_SHARE)
@@ -240,19 +230,10 @@ def _solve(level, planes, mask, row, col, keep) -> np.ndarray:
     return _fill_enclosed(region, candidates, odds, float(np.median(odds[region])))
 
 
-def _colour_index(planes) -> np.ndarray:
-    """Each pixel's colour histogram bin (COLOUR_BINS per channel)."""
-    bins = COLOUR_BINS
-    quantised = [np.minimum((p * bins).astype(np.intp), bins - 1) for p in planes]
-    return (quantised[0] * bins + quantised[1]) * bins + quantised[2]
-
-
 def _colour_cost(index, liked, unliked) -> np.ndarray:
     """Each pixel's cost of joining the region by colour: minus the log-likelihood ratio
     of the `liked` weights' colour histogram to the `unliked` ones', within COLOUR_CAP."""
-    like, unlike = _histogram(index, liked), _histogram(index, unliked)
-    ratio = np.log(like[index] + 1e-5) - np.log(unlike[index] + 1e-5)
-    return -np.clip(ratio, -COLOUR_CAP, COLOUR_CAP).astype(F32)
+    return -np.clip(colours.log_ratio(index, liked, unliked), -COLOUR_CAP, COLOUR_CAP).astype(F32)
 
 
 def _cut(cost, weight_x, weight_y, candidates, row, col, start=None) -> np.ndarray:
