@@ -2,14 +2,16 @@
 composites and drawn subjects (bench/synth.py), per category.
 
     python bench/automatic.py [--sets devset,composites,generated] [--model isnet-int8]
-                              [--per-subject 12] [--generated 60] [--variants ours,flip] [--set key=value]
+                              [--per-subject 12] [--generated 60] [--variants ours,mirror] [--set key=value]
 
 Rows per set and category, means over its photos:
 
     raw     the model's mask upscaled the reference way (bilinear), nothing else
     ours    `pipeline._postprocess` with `Options()` (plus --set): what `cutout` and the page give
-    flip*   ours on the model's masks for the photo and for its mirror image (test-time
-            augmentation), merged before post-processing (MERGES): flip the mean,
+    mirror  ours on the model's masks for the photo and for its mirror image (test-time
+            augmentation) merged by `app.core.mirror.merge` before post-processing (where
+            they disagree, the view the photo's colours side with): what `cutout` gives
+    flip*   the same with other merges (MERGES), for comparison: flip the mean,
             fliplogit the mean of log-odds, flipmax the more confident at each pixel,
             flipgate the mean where the two agree (within 0.3 over 9 x 9 pixels) and
             the photo's own mask where they do not
@@ -41,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from devset import DEFAULT_DEVSET, DEFAULT_MODEL_DIR, MaskCache, load_pairs, model_spec, parse_options  # noqa: E402
 from metrics import matte_errors  # noqa: E402
 
-from app.core import pipeline, postprocess  # noqa: E402
+from app.core import mirror, pipeline, postprocess, preprocess  # noqa: E402
 from app.core.filters import box  # noqa: E402
 
 WORSE = 0.005
@@ -68,13 +70,14 @@ def photos(name: str, args):
         yield sample.name, sample.category, photo, truth, sample.gt_type, lambda cache, i=photo: cache.raw_image(i)
 
 
-def alphas(photo: Image.Image, raw: np.ndarray, flipped, options, variants) -> dict[str, np.ndarray]:
+def alphas(photo: Image.Image, raw: np.ndarray, flipped, options, variants, spec) -> dict[str, np.ndarray]:
     out = {"raw": postprocess.upscale_mask(postprocess.normalise_mask(raw), photo.size)}
     if "ours" in variants:
         out["ours"] = np.asarray(pipeline._postprocess(photo, raw, options)[0].getchannel("A"))
     for name in variants:
-        if name.startswith("flip"):
-            merged = MERGES[name](postprocess.normalise_mask(raw), postprocess.normalise_mask(flipped()))
+        if name.startswith("flip") or name == "mirror":
+            own, other = postprocess.normalise_mask(raw), postprocess.normalise_mask(flipped())
+            merged = mirror.merge(preprocess.colours_of(preprocess.to_tensor(photo, spec), spec), own, other) if name == "mirror" else MERGES[name](own, other)
             out[name] = np.asarray(pipeline._postprocess(photo, merged[None, None], options)[0].getchannel("A"))
     return out
 
@@ -143,7 +146,7 @@ def main(argv=None) -> int:
     parser.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
     parser.add_argument("--per-subject", type=int, default=12)
     parser.add_argument("--generated", type=int, default=60)
-    parser.add_argument("--variants", default="ours,flip", help="ours and any of " + ",".join(MERGES))
+    parser.add_argument("--variants", default="ours,mirror", help="ours, mirror and any of " + ",".join(MERGES))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--only", default="", help="only photos whose category contains this")
     args = parser.parse_args(argv)
@@ -157,7 +160,7 @@ def main(argv=None) -> int:
             if args.only not in category:
                 continue
             raw = raw_of(cache)
-            found = alphas(photo, raw, lambda p=photo: flipped_raw(cache, p), options, variants)
+            found = alphas(photo, raw, lambda p=photo: flipped_raw(cache, p), options, variants, cache.spec)
             soft = gt_type == "alpha"
             rows.append({"name": title, "category": category, "soft": soft,
                          **{n: score(a, truth, soft) for n, a in found.items()}})

@@ -18,6 +18,8 @@ Method:
   cached on disk after; the warm-up also puts the model and the photos in the page cache).
 - Only cutouts that exist and open as a PNG of the photo's size count, so a run that fails
   photos (rembg's folder mode prints an error and goes on, exit status 0) cannot look fast.
+- `cutout` looks at each photo twice (itself and its mirror image) by default; a run with
+  `--no-mirror` shows what the second look costs (and is what rembg's single look compares to).
 - A third run of ours, one process with `--threads 1`, is one core's throughput: on a machine
   whose cores one process already keeps busy, 2 workers / 1 worker cannot be 2, and the
   ratio to this row shows how well the work scales with processes. "Cores busy" is the
@@ -107,11 +109,13 @@ _note(f"hook {os.getpid()}")
 '''
 
 
-def cutout_command(folder: Path, out: Path, model: str, workers: int, threads: int | None = None) -> list[str]:
+def cutout_command(folder: Path, out: Path, model: str, workers: int, threads: int | None = None,
+                   flags: tuple[str, ...] = ()) -> list[str]:
     """Our command line on `folder` (the project's `cutout`), on `workers` processes."""
     spread = ["--workers", str(workers)] if workers > 1 else []
     spread += ["--threads", str(threads)] if threads else []
-    return [str(VENV / "bin" / "cutout"), str(folder), "--out", str(out), "--no-progress", "--model", model, *spread]
+    return [str(VENV / "bin" / "cutout"), str(folder), "--out", str(out), "--no-progress", "--model", model, *spread,
+            *flags]
 
 
 def ours_output(photo: Path) -> str:
@@ -444,10 +448,12 @@ def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Pa
               photos, work / "ours-2", ours_output, env, work),
         timed("ours, 1 worker, --threads 1", cutout_command(folder, work / "ours-1t", args.model, 1, 1),
               photos, work / "ours-1t", ours_output, env, work),
+        timed("ours, 1 worker, --no-mirror", cutout_command(folder, work / "ours-1m", args.model, 1, flags=("--no-mirror",)),
+              photos, work / "ours-1m", ours_output, env, work),
         timed("rembg p -m dis_custom", rembg.command(folder, work / "rembg"),
               photos, work / "rembg", rembg_output, rembg.env, work),
     ]
-    one, two, one_core, theirs = runs
+    one, two, one_core, one_look, theirs = runs
     kind = one.kind or theirs.kind
     print(f"Catalogue: {describe(photos)}, one run each after a warm-up")
     print(f"Machine: {host}")
@@ -459,6 +465,8 @@ def catalogue(args, work: Path, photos: list[Path], folder: Path, model_file: Pa
         print_run(run)
     print(f"  ours 1 worker / rembg: photos/min {ratio(one.per_minute, theirs.per_minute)}, "
           f"{kind} {ratio(one.total, theirs.total)}")
+    print(f"  one look (--no-mirror) / two (the default), 1 worker: photos/min "
+          f"{ratio(one_look.per_minute, one.per_minute)}; one look / rembg {ratio(one_look.per_minute, theirs.per_minute)}")
     print(f"  2 workers / 1 worker:  photos/min {ratio(two.per_minute, one.per_minute)}, "
           f"{kind}, all processes {ratio(two.total, one.total)}")
     print(f"  2 workers / 1 worker of 1 thread (scaling with processes): photos/min "

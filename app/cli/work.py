@@ -42,6 +42,7 @@ class Settings:
     fmt: str = "png"
     keep_colour_profile: bool = True
     downscale: bool = False
+    mirror: bool = True                   # the model also looks at each photo's mirror image
     background_image: str | None = None   # a picture's path, for the "image" background
     threads: int | None = None            # per session; None: this process's share of the cores
     # Of a Dask cluster: how many photos all its workers on each host run at once (by host
@@ -72,7 +73,8 @@ def cut_out(source: str, output: str, settings: Settings) -> Outcome:
     try:
         session = session_for(settings)
         cutout = asyncio.run(pipeline.remove_background(Path(source).read_bytes(), session, session.spec,
-                                                        settings.options, downscale=settings.downscale))
+                                                        settings.options, downscale=settings.downscale,
+                                                        mirror=settings.mirror))
         data = pipeline.export(cutout, settings.layout, settings.fmt, settings.keep_colour_profile,
                                background_image=background_for(settings))
         write_atomic(Path(output), data)

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from . import compose, export as formats, postprocess, preprocess, refine
+from . import compose, export as formats, mirror as second_look, postprocess, preprocess, refine
 from .options import Options, as_options
 from .spec import ModelSpec
 
 # Stable stage names, reported to progress callbacks and used as timing keys.
-STAGES = ("decode", "first_look", "preprocess", "inference", "postprocess", "encode")
+STAGES = ("decode", "first_look", "preprocess", "inference", "mirror", "postprocess", "encode")
+MIRROR = "mirror"          # the second look, at the mirror image (`mirror=True`), and the merge
 FIRST_LOOK = "first_look"     # the one stage only the page asks for (`on_first_look`)
 
 # The first look (`first_look`): the model on a small square input, shown while the full
@@ -111,6 +112,7 @@ async def remove_background(
     on_stage: OnStage | None = None,
     downscale: bool = False,
     on_first_look: OnFirstLook | None = None,
+    mirror: bool = False,
 ) -> Cutout:
     """Cut the main subject out of `photo` (encoded bytes or a Pillow image).
 
@@ -121,7 +123,9 @@ async def remove_background(
     errors.Cancelled) abandons the run. `downscale`: the user agreed that a photo
     over `preprocess.MAX_PIXELS` is downscaled to fit (else it is refused).
     `on_first_look`, if the model runs at FIRST_LOOK_INPUT: called with `first_look`'s
-    rough cutout after decoding, before the full inference.
+    rough cutout after decoding, before the full inference. `mirror`: the model also looks
+    at the photo's mirror image, and the two masks are merged (`mirror.merge`) before
+    refinement: twice the inference, better hair, fur and thin parts.
     """
     options = as_options(options)
     stages = _Stages(on_stage)
@@ -134,10 +138,19 @@ async def remove_background(
         on_first_look(await stages.run_async(FIRST_LOOK, first_look, image, infer, spec))
     tensor = stages.run("preprocess", preprocess.to_tensor, image, spec)
     raw = await stages.run_async("inference", infer, tensor)
+    if mirror:
+        raw = await stages.run_async(MIRROR, _look_twice, raw, tensor, infer, spec)
     reuse = refine.Reuse()
     rgba, mask = stages.run("postprocess", _postprocess, image, raw, options, reuse, decoded.alpha)
     return Cutout(image=rgba, mask=mask, photo=image, timings=stages.timings, reuse=reuse,
                   photo_alpha=decoded.alpha, icc_profile=decoded.icc_profile, notes=decoded.notes)
+
+
+async def _look_twice(raw: np.ndarray, tensor: np.ndarray, infer: Infer, spec: ModelSpec) -> np.ndarray:
+    """The model's output for `tensor` (`raw`) merged with its output for the mirror image;
+    the input's colours settle where the two disagree."""
+    mirrored = second_look.flip(postprocess.normalise_mask(await infer(second_look.flip(tensor))))
+    return second_look.merge(preprocess.colours_of(tensor, spec), postprocess.normalise_mask(raw), mirrored)[None, None]
 
 
 async def first_look(image: Image.Image, infer: Infer, spec: ModelSpec) -> Image.Image:

@@ -260,6 +260,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def colours_of(tensor: np.ndarray, spec: ModelSpec) -> list[np.ndarray]:
+    """The photo's colours at the model's input size, from its input `tensor` (`to_tensor`):
+    three (S, S) float32 planes in [0, 1]."""
+    return [(tensor[0, c] * np.float32(spec.std[c]) + np.float32(spec.mean[c])).astype(np.float32) for c in range(3)]
+
+
 def to_tensor(image: Image.Image, spec: ModelSpec) -> np.ndarray:
     """The model input: (1, 3, S, S) float32, `(x / 255 - mean) / std` per channel."""
     size = spec.input_size

@@ -14,6 +14,7 @@ STAGE_LABELS = {
     "first_look": "Taking a first look",
     "preprocess": "Preparing the photo for the model",
     "inference": "Finding the subject",
+    "mirror": "Looking again, at the mirror image",
     "postprocess": "Refining the edges at full resolution",
     "encode": "Making the PNG",
 }
@@ -50,7 +51,7 @@ def boot_line(stage, early_bytes=None):
 
 
 # The stages of one photo, in order (the page's progress bar counts them).
-PHOTO_STAGES = ("decode", "first_look", "preprocess", "inference", "postprocess", "encode")
+PHOTO_STAGES = ("decode", "first_look", "preprocess", "inference", "mirror", "postprocess", "encode")
 
 
 def format_bytes(count):
@@ -97,7 +98,7 @@ def describe_progress(status, expected_inference=None):
 def describe_timings(timings):
     """`Done in 4.9 s: inference 3.8 s, post-process 0.4 s, ...` (seconds, rounded)."""
     names = (("decode", "decode"), ("first_look", "first look"), ("preprocess", "pre-process"), ("inference", "inference"),
-             ("postprocess", "post-process"), ("encode", "PNG"))
+             ("mirror", "mirror image"), ("postprocess", "post-process"), ("encode", "PNG"))
     parts = ["{} {:.1f} s".format(label, timings[key]) for key, label in names if key in timings]
     total = timings.get("total")
     head = "Done in {:.1f} s".format(total) if total is not None else "Done"

@@ -52,13 +52,14 @@ def cli_flags(options: Options) -> list[str]:
 
 
 def native_cutout(photo: Path, out_dir: Path, model: str = DEFAULT_MODEL, options: Options = Options()) -> Image.Image:
-    """`cutout PHOTO --out DIR --model MODEL [flags]`, run as a user would; cached per
+    """`cutout PHOTO --out DIR --model MODEL --no-mirror [flags]`, run as a user would (one
+    look, as the page takes); cached per
     (photo content, model, options) for the test session."""
     key = (hashlib.sha256(photo.read_bytes()).hexdigest(), model, options)
     if key not in _CACHE or not _CACHE[key].is_file():
         folder = out_dir / f"native-{len(_CACHE)}"
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "cutout"), str(photo), "--out", str(folder), "--model", model, *cli_flags(options)],
+            [str(Path(sys.executable).parent / "cutout"), str(photo), "--out", str(folder), "--model", model, "--no-mirror", *cli_flags(options)],
             cwd=REPO_ROOT, capture_output=True, text=True,
         )
         assert result.returncode == 0, f"the command line failed on {photo.name}:\n{result.stderr}"

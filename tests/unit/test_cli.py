@@ -475,9 +475,9 @@ def test_edge_flags_reach_the_pipeline(fake_session, monkeypatch, tmp_path):
     seen = []
     real = pipeline.remove_background
 
-    async def spy(photo, infer, spec, options=None, on_stage=None, downscale=False):
+    async def spy(photo, infer, spec, options=None, on_stage=None, downscale=False, mirror=False):
         seen.append(options)
-        return await real(photo, infer, spec, options, on_stage, downscale)
+        return await real(photo, infer, spec, options, on_stage, downscale, mirror=mirror)
 
     monkeypatch.setattr(pipeline, "remove_background", spy)
     photo = tmp_path / "p.png"
@@ -485,6 +485,23 @@ def test_edge_flags_reach_the_pipeline(fake_session, monkeypatch, tmp_path):
     args = ["--no-decontaminate", "--keep-main-subject", "--shift-edge", "-1.5", "--feather", "2"]
     assert cli.main([str(photo), "--out", str(tmp_path / "o"), *args]) == 0
     assert seen == [Options(decontaminate=False, keep_main_subject=True, shift_edge=-1.5, feather=2.0)]
+
+
+@pytest.mark.parametrize("flags, looks", [([], 2), (["--no-mirror"], 1), (["--mirror"], 2)])
+def test_the_model_looks_at_the_mirror_image_unless_told_not_to(fake_session, monkeypatch, tmp_path, flags, looks):
+    """By default each photo is looked at twice (itself and its mirror image); --no-mirror once."""
+    runs = []
+    real_call = FakeSession.__call__
+
+    async def counted(self, tensor):
+        runs.append(tensor.shape)
+        return await real_call(self, tensor)
+
+    monkeypatch.setattr(FakeSession, "__call__", counted)
+    photo = tmp_path / "p.png"
+    photo.write_bytes(encode(gradient_photo(16, 12), "PNG"))
+    assert cli.main([str(photo), "--out", str(tmp_path / "o"), *flags]) == 0
+    assert len(runs) == looks
 
 
 def test_out_of_range_edge_flag_is_a_usage_error(tmp_path, capsys):

@@ -48,8 +48,8 @@ def red_left_blue_right(width: int = 40, height: int = 30) -> Image.Image:
 
 
 def test_stage_names_are_stable():
-    """The stage names (progress messages, timing keys) are exactly these six."""
-    assert pipeline.STAGES == ("decode", "first_look", "preprocess", "inference", "postprocess", "encode")
+    """The stage names (progress messages, timing keys) are exactly these seven."""
+    assert pipeline.STAGES == ("decode", "first_look", "preprocess", "inference", "mirror", "postprocess", "encode")
 
 
 def test_stages_reported_in_order():
@@ -57,6 +57,36 @@ def test_stages_reported_in_order():
     seen = []
     run(encode(gradient_photo(40, 30), "PNG"), on_stage=seen.append)
     assert seen == RUN_STAGES
+
+
+def test_mirror_asks_the_model_about_the_mirror_image_and_merges_before_refinement():
+    """`mirror=True`: a second inference on the mirrored input, its own stage after inference;
+    a model that sees a photo and its mirror image alike gives the one-look cutout exactly;
+    one that drops a part of the subject in one view only gets it back."""
+    photo = encode(gradient_photo(40, 30), "PNG")
+    infer, seen = FakeInfer(), []
+    twice = asyncio.run(pipeline.remove_background(photo, infer, SPEC, PLAIN, seen.append, mirror=True))
+    assert seen == ["decode", "preprocess", "inference", "mirror", "postprocess"]
+    assert len(infer.calls) == 2
+    np.testing.assert_array_equal(infer.calls[1], infer.calls[0][..., ::-1])
+    assert list(twice.timings) == seen
+    assert_image_equal(twice.image, run(photo).image)
+
+    class MissesTheLeftEdge(FakeInfer):
+        """Drops whatever lies in the left quarter of its input: on a red-left, blue-right
+        photo it keeps half the red subject, and all of it in the mirror image."""
+
+        async def __call__(self, tensor):
+            out = tensor[:, :1].copy()
+            out[..., : tensor.shape[-1] // 4] = out.min()
+            return out
+
+    photo = encode(red_left_blue_right(), "PNG")
+    whole = run(photo)
+    assert not np.array_equal(asyncio.run(pipeline.remove_background(photo, MissesTheLeftEdge(), SPEC, PLAIN)).mask,
+                              whole.mask)
+    merged = asyncio.run(pipeline.remove_background(photo, MissesTheLeftEdge(), SPEC, PLAIN, mirror=True))
+    np.testing.assert_array_equal(merged.mask, whole.mask)    # the red part the first look dropped is back
 
 
 def test_timings_cover_each_stage():
