@@ -7,7 +7,8 @@ composites and drawn subjects (bench/synth.py), per category.
 Rows per set and category, means over its photos:
 
     raw     the model's mask upscaled the reference way (bilinear), nothing else
-    ours    `pipeline._postprocess` with `Options()` (plus --set): what `cutout` and the page give
+    ours    `pipeline._postprocess` with `Options()` (plus --set): one look, what the page and
+            `cutout --no-mirror` give
     mirror  ours on the model's masks for the photo and for its mirror image (test-time
             augmentation) merged by `app.core.mirror.merge` before post-processing (where
             they disagree, the view the photo's colours side with): what `cutout` gives
@@ -51,7 +52,7 @@ WORSE = 0.005
 
 def flipped_raw(cache: MaskCache, image: Image.Image) -> np.ndarray:
     """The model's output for the mirror image of `image`, mirrored back."""
-    return np.ascontiguousarray(cache.raw_image(ImageOps.mirror(image))[..., ::-1])
+    return mirror.flip(cache.raw_image(ImageOps.mirror(image)))
 
 
 def photos(name: str, args):
@@ -74,11 +75,15 @@ def alphas(photo: Image.Image, raw: np.ndarray, flipped, options, variants, spec
     out = {"raw": postprocess.upscale_mask(postprocess.normalise_mask(raw), photo.size)}
     if "ours" in variants:
         out["ours"] = np.asarray(pipeline._postprocess(photo, raw, options)[0].getchannel("A"))
-    for name in variants:
-        if name.startswith("flip") or name == "mirror":
-            own, other = postprocess.normalise_mask(raw), postprocess.normalise_mask(flipped())
-            merged = mirror.merge(preprocess.colours_of(preprocess.to_tensor(photo, spec), spec), own, other) if name == "mirror" else MERGES[name](own, other)
-            out[name] = np.asarray(pipeline._postprocess(photo, merged[None, None], options)[0].getchannel("A"))
+    merges = [name for name in variants if name.startswith("flip") or name == "mirror"]
+    if merges:
+        own, other = postprocess.normalise_mask(raw), postprocess.normalise_mask(flipped())
+    for name in merges:
+        if name == "mirror":        # as `pipeline.remove_background(mirror=True)` merges
+            merged = mirror.merge(preprocess.colours_of(preprocess.to_tensor(photo, spec), spec), own, other)
+        else:
+            merged = MERGES[name](own, other)
+        out[name] = np.asarray(pipeline._postprocess(photo, merged[None, None], options)[0].getchannel("A"))
     return out
 
 
